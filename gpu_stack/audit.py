@@ -1,0 +1,67 @@
+"""Audit answers: resolve targets under a question and shape the reports."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .registry import Registry
+from .reports import ConstraintItem, ResolveReport, ScenarioReport, TargetItem, TraceItem
+from .resolver import Resolution, check_constraints, resolve
+from .scenarios import Question, Scenario
+
+__all__ = ["resolve_report", "scenario_report"]
+
+
+def _status(resolution: Resolution, target: str) -> str:
+    status = resolution.status(target)
+    return status
+
+
+def resolve_report(registry: Registry, target: str, question: Question, *,
+                   constraints: bool = False) -> ResolveReport:
+    """Resolve one target and report value, trace, missing roots and checks."""
+    registry.require_variable(target)
+    resolution = resolve(registry, [target], question.assign, question.select)
+    status = _status(resolution, target)
+    checks = [c for c in resolution.checks]
+    if constraints:
+        checks += check_constraints(registry, resolution)
+    return ResolveReport(
+        target=target,
+        status=status,
+        value=resolution.values.get(target),
+        unit=registry.variables[target].unit,
+        trace=[TraceItem(**vars(step)) for step in resolution.trace(target)] if status == "ok" else
+        [TraceItem(**vars(resolution.steps[v])) for v in resolution.order],
+        missing=sorted(resolution.missing) if status != "ok" else [],
+        errors=sorted(set(resolution.errors.values())),
+        loops=resolution.loops,
+        constraints=[ConstraintItem(id=c.id, expr=c.expr, kind=c.kind, status=c.status, lhs=c.lhs, rhs=c.rhs)
+                     for c in checks if constraints or c.status == "violated"],
+        presets=question.preset_names,
+        selection=question.select,
+    )
+
+
+def scenario_report(registry: Registry, scenario: Scenario, targets: Iterable[str] | None = None) -> ScenarioReport:
+    """Resolve a scenario's outputs (or the given targets)."""
+    outputs = list(targets) if targets is not None else list(scenario.outputs)
+    resolution = resolve(registry, outputs, scenario.assign, scenario.select)
+    items = []
+    for ident in outputs:
+        status = resolution.status(ident)
+        items.append(TargetItem(
+            id=ident, status=status, value=resolution.values.get(ident),
+            unit=registry.variables[ident].unit,
+            missing=resolution.missing_for(ident) if status == "missing" else [],
+            error=resolution.errors.get(ident),
+        ))
+    ok = sum(i.status == "ok" for i in items)
+    errors = sum(i.status == "error" for i in items)
+    missing = sum(i.status == "missing" for i in items)
+    overall = "error" if errors else "missing" if missing else "ok"
+    return ScenarioReport(
+        scenario=scenario.name, kind=scenario.kind, description=scenario.description, status=overall,
+        assignment_count=len(scenario.assign), target_count=len(items), ok_count=ok, error_count=errors,
+        missing_count=missing, targets=items,
+    )

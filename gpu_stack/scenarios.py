@@ -1,0 +1,258 @@
+"""Scenarios: named sets of assignments, each value with a unit and a provenance.
+
+A scenario file (DESIGN §4) holds `kind`, `description`, `extends`,
+`outputs`, `[assign]` and `[select]`. Extended scenarios are applied first,
+in order, and later values win. Values are converted to each variable's
+declared unit here, once, so the rest of the engine works in declared units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from .errors import ScenarioError, UnitError, UnknownIdError
+from .loader import line_of, read_toml
+from .paths import builtin_scenarios
+from .registry import Registry
+
+__all__ = ["Assignment", "Scenario", "find_scenario", "load_scenario", "parse_value", "parse_assign_option",
+           "merge", "list_scenarios"]
+
+ScenarioKind = Literal["synthetic", "cited", "measured"]
+_KINDS = ("synthetic", "cited", "measured")
+_KEYS = {"kind", "description", "extends", "outputs", "assign", "select", "name"}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A value for one variable, in its declared unit, and where it came from."""
+
+    id: str
+    value: float
+    unit: str
+    given: str               # the text as written: '500 W', 8, …
+    origin: str              # scenario name, or 'command line'
+    source: str | None = None
+
+
+@dataclass
+class Scenario:
+    """A composed scenario: its own entries after those of what it extends."""
+
+    name: str
+    path: Path
+    kind: str
+    description: str
+    outputs: list[str]
+    assign: dict[str, Assignment] = field(default_factory=dict)
+    select: dict[str, str] = field(default_factory=dict)
+    extends: list[str] = field(default_factory=list)
+
+
+def parse_value(registry: Registry, ident: str, raw: Any, *, origin: str, where: str | None = None,
+                line: int | None = None) -> Assignment:
+    """Read one assigned value: a bare number (declared unit), a quantity string, or a table."""
+    if ident not in registry.variables:
+        hint = "constants cannot be assigned" if ident in registry.constants else registry.suggest(ident)
+        raise UnknownIdError(f"assigns unknown variable '{ident}'", file=where, line=line, hint=hint)
+    variable = registry.variables[ident]
+    source = None
+    if isinstance(raw, dict):
+        unknown = set(raw) - {"value", "source", "unit", "note"}
+        if unknown or "value" not in raw:
+            raise ScenarioError(f"'{ident}': a table value needs 'value' (and may have 'source', 'note'); "
+                                f"got keys {sorted(raw)}", file=where, line=line)
+        source = raw.get("source")
+        value_raw = raw["value"]
+        if "unit" in raw and isinstance(value_raw, (int, float)):
+            value_raw = f"{value_raw} {raw['unit']}"
+        raw = value_raw
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ScenarioError(f"'{ident}': value must be a number or a quantity string such as '500 W'",
+                            file=where, line=line)
+    if isinstance(raw, (int, float)):
+        value, unit = float(raw), variable.unit
+    else:
+        try:
+            number, unit = registry.units.quantity(raw)
+            value = registry.units.convert(number, unit, variable.unit)
+        except UnitError as exc:
+            raise UnitError(f"'{ident}' = {raw!r}: {exc.message} (declared unit of '{ident}' is "
+                            f"'{variable.unit}')", file=where, line=line, hint=exc.hint) from None
+    if variable.min is not None and value < variable.min or variable.max is not None and value > variable.max:
+        bounds = f"[{variable.min if variable.min is not None else '-inf'}, " \
+                 f"{variable.max if variable.max is not None else 'inf'}]"
+        raise ScenarioError(f"'{ident}' = {value:g} {variable.unit} is outside its domain {bounds}",
+                            file=where, line=line, hint="check the value and its unit")
+    return Assignment(ident, value, variable.unit, str(raw), origin, source)
+
+
+def parse_assign_option(registry: Registry, text: str) -> Assignment:
+    """Read a command-line `ID=VALUE` (VALUE a bare number or a quantity)."""
+    ident, sep, value = text.partition("=")
+    if not sep or not ident.strip() or not value.strip():
+        raise ScenarioError(f"--assign {text!r}: write ID=VALUE, e.g. par.n_gpus=8 or 'gpu.tdp=700 W'")
+    value = value.strip()
+    try:
+        parsed: Any = float(value)
+    except ValueError:
+        parsed = value
+    return parse_value(registry, ident.strip(), parsed, origin="command line")
+
+
+def _search_folders(registry: Registry | None) -> list[Path]:
+    folders = [builtin_scenarios()]
+    if registry is not None:
+        for layer in reversed(registry.layers):
+            sibling = layer.parent / "scenarios"
+            if sibling.is_dir() and sibling.resolve() != builtin_scenarios().resolve():
+                folders.insert(0, sibling)
+    return folders
+
+
+def list_scenarios(registry: Registry | None = None) -> list[str]:
+    """Names of the scenarios that `--preset NAME` can find."""
+    names = set()
+    for folder in _search_folders(registry):
+        for path in folder.rglob("*.toml"):
+            names.add(".".join(path.relative_to(folder).with_suffix("").parts))
+    return sorted(names)
+
+
+def find_scenario(ref: str, registry: Registry | None = None, *, relative_to: Path | None = None) -> Path:
+    """Turn NAME, scenarios.NAME or a path into a scenario file path."""
+    candidates: list[Path] = []
+    as_path = Path(ref)
+    if relative_to is not None:
+        candidates += [relative_to / as_path, relative_to / as_path.with_name(as_path.name + ".toml")]
+    candidates.append(as_path)
+    if not ref.endswith(".toml"):
+        names = [ref.removeprefix("scenarios.")] if ref.startswith("scenarios.") else [ref]
+        for folder in _search_folders(registry):
+            for name in names:
+                candidates.append(folder.joinpath(*name.split(".")).with_suffix(".toml"))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    known = list_scenarios(registry)
+    import difflib
+    close = difflib.get_close_matches(ref.removeprefix("scenarios."), known, n=3, cutoff=0.6)
+    hint = ("did you mean " + " or ".join(close) + "?") if close else \
+        ("known scenarios: " + ", ".join(known) if known else "no scenarios found")
+    raise ScenarioError(f"unknown scenario '{ref}'", file=str(relative_to) if relative_to else None, hint=hint)
+
+
+def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = None,
+                  _chain: tuple[Path, ...] = ()) -> Scenario:
+    """Load and compose one scenario (its `extends` applied first)."""
+    path = find_scenario(ref, registry, relative_to=relative_to).resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.stem for p in (*_chain, path))
+        raise ScenarioError(f"scenarios extend each other in a cycle: {cycle}", file=path)
+    data, text = read_toml(path)
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise ScenarioError(f"unknown key(s) {sorted(unknown)}", file=path,
+                            hint="a scenario holds kind, description, extends, outputs, [assign], [select]")
+    kind = data.get("kind")
+    if kind not in _KINDS:
+        raise ScenarioError(f"kind must be one of {', '.join(_KINDS)} (got {kind!r})", file=path,
+                            line=line_of(text, "kind", str(kind)) if kind else None)
+    name = _scenario_name(path)
+    extends = data.get("extends", [])
+    if isinstance(extends, str):
+        extends = [extends]
+    scenario = Scenario(name=name, path=path, kind=kind, description=str(data.get("description", "")),
+                        outputs=[], extends=list(extends))
+    outputs: list[str] = []
+    for parent_ref in extends:
+        parent = load_scenario(registry, parent_ref, relative_to=path.parent, _chain=(*_chain, path))
+        scenario.assign.update(parent.assign)
+        scenario.select.update(parent.select)
+        outputs = parent.outputs or outputs
+    assign = data.get("assign", {})
+    if not isinstance(assign, dict):
+        raise ScenarioError("[assign] must be a table of ID = value", file=path)
+    for ident, raw in assign.items():
+        line = _assign_line(text, ident)
+        scenario.assign[ident] = parse_value(registry, ident, raw, origin=name, where=str(path), line=line)
+    select = data.get("select", {})
+    if not isinstance(select, dict):
+        raise ScenarioError("[select] must be a table of group = equation ID", file=path)
+    try:
+        registry.select({**scenario.select, **select})
+    except UnknownIdError as exc:
+        raise ScenarioError(exc.message, file=path, hint=exc.hint) from None
+    scenario.select.update(select)
+    own_outputs = data.get("outputs")
+    if own_outputs is not None:
+        for ident in own_outputs:
+            if ident not in registry.variables:
+                raise UnknownIdError(f"output '{ident}' is not a variable", file=path,
+                                     line=_assign_line(text, ident), hint=registry.suggest(ident))
+        outputs = list(own_outputs)
+    scenario.outputs = outputs
+    return scenario
+
+
+def merge(scenarios: Iterable[Scenario], extra: Iterable[Assignment] = (),
+          select: dict[str, str] | None = None) -> tuple[dict[str, Assignment], dict[str, str]]:
+    """Assignments and selection of several presets (later wins), then extra ones."""
+    assign: dict[str, Assignment] = {}
+    chosen: dict[str, str] = {}
+    for scenario in scenarios:
+        assign.update(scenario.assign)
+        chosen.update(scenario.select)
+    for item in extra:
+        assign[item.id] = item
+    chosen.update(select or {})
+    return assign, chosen
+
+
+def _scenario_name(path: Path) -> str:
+    for folder in [builtin_scenarios()]:
+        try:
+            return ".".join(path.relative_to(folder.resolve()).with_suffix("").parts)
+        except ValueError:
+            continue
+    return path.stem
+
+
+def _assign_line(text: str, ident: str) -> int | None:
+    import re
+    match = re.search(r"^\s*[\"']" + re.escape(ident) + r"[\"']\s*=", text, re.M)
+    if match is None:
+        match = re.search(r"[\"']" + re.escape(ident) + r"[\"']", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+@dataclass
+class Question:
+    """Presets, assignments and selection of one command-line question, composed."""
+
+    scenarios: list[Scenario]
+    assign: dict[str, Assignment]
+    select: dict[str, str]
+
+    @property
+    def preset_names(self) -> list[str]:
+        return [s.name for s in self.scenarios]
+
+
+def compose(registry: Registry, presets: Iterable[str] = (), assign: Iterable[str] = (),
+            select: Iterable[str] = ()) -> Question:
+    """Load `--preset`s (later wins), then `--assign ID=VALUE` and `--select GROUP=EQ`."""
+    scenarios = [load_scenario(registry, ref, relative_to=None) for ref in presets]
+    extra = [parse_assign_option(registry, text) for text in assign]
+    chosen: dict[str, str] = {}
+    for text in select:
+        group, sep, equation = text.partition("=")
+        if not sep or not group.strip() or not equation.strip():
+            raise ScenarioError(f"--select {text!r}: write GROUP=EQUATION, e.g. "
+                                "arch.flops_per_token=arch.eq.flops_per_token_attention")
+        chosen[group.strip()] = equation.strip()
+    assignments, selection = merge(scenarios, extra, chosen)
+    registry.select(selection)
+    return Question(scenarios, assignments, selection)

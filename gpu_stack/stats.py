@@ -1,0 +1,33 @@
+"""Counts that describe a registry (the `stats` command)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .graph import boundary_of, equations_reaching_headline, families, leaves, loops, roots
+from .registry import Registry
+from .reports import StatsReport
+
+__all__ = ["registry_stats"]
+
+
+def registry_stats(registry: Registry) -> StatsReport:
+    """Counts of variables, equations, roots … under the default selection."""
+    root_ids = roots(registry)
+    return StatsReport(
+        variables=len(registry.variables),
+        constants=len(registry.constants),
+        equations=len(registry.equations),
+        constraints=len(registry.constraints),
+        roots=len(root_ids),
+        leaves=len(leaves(registry)),
+        families=len(families(registry)),
+        equations_unit_checked=len(registry.unit_checked & set(registry.equations)),
+        equations_with_refs=sum(bool(e.model.refs) for e in registry.equations.values()),
+        variables_with_refs=sum(bool(v.refs) for v in registry.variables.values()),
+        equations_reaching_headline=len(equations_reaching_headline(registry)),
+        groups=len(registry.groups),
+        loops=len(loops(registry)),
+        references=len(registry.references),
+        roots_by_boundary=dict(sorted(Counter(boundary_of(registry, r) for r in root_ids).items())),
+    )

@@ -1,0 +1,113 @@
+"""`verify`: registry checks, and in the full profile every scenario and problem.
+
+Load problems (IDs, units, references, groups) are errors; an equation that
+feeds no headline output, and a variable no equation or constraint uses,
+are warnings (wiring left undone). Loops are legal and only counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .audit import scenario_report
+from .errors import InputError
+from .graph import HEADLINES, equations_reaching_headline, loops
+from .paths import builtin_problems, builtin_registry, builtin_scenarios
+from .registry import Registry
+from .reports import VerifyProblem, VerifyReport
+from .scenarios import load_scenario
+
+__all__ = ["verify", "scenario_files", "problem_files"]
+
+
+def _folders(registry: Registry, name: str, builtin: Path) -> list[Path]:
+    folders = []
+    for layer in registry.layers:
+        if layer.resolve() == builtin_registry().resolve():
+            folders.append(builtin)
+        elif (layer.parent / name).is_dir():
+            folders.append(layer.parent / name)
+    return folders
+
+
+def scenario_files(registry: Registry) -> list[Path]:
+    """Scenario files that belong to the registry's layers."""
+    return sorted(p for f in _folders(registry, "scenarios", builtin_scenarios()) for p in f.rglob("*.toml"))
+
+
+def problem_files(registry: Registry) -> list[Path]:
+    """Problem files that belong to the registry's layers."""
+    return sorted(p for f in _folders(registry, "problems", builtin_problems()) for p in f.rglob("*.toml"))
+
+
+def verify(paths: Iterable[str | Path] | None, profile: str = "fast",
+           progress: Callable[[str], None] | None = None) -> VerifyReport:
+    """Check a registry; `full` also resolves every scenario and solves every problem."""
+    registry = Registry.load(paths, strict=False)
+    problems: list[VerifyProblem] = []
+
+    def add(severity: str, check: str, message: str) -> None:
+        problems.append(VerifyProblem(severity=severity, check=check, message=message))
+
+    for error in registry.problems:
+        add("error", "load", str(error))
+    for kind, entries in (("variable", registry.variables), ("equation", registry.equations),
+                          ("constraint", registry.constraints), ("constant", registry.constants)):
+        for ident, entry in entries.items():
+            model = getattr(entry, "model", entry)
+            if not model.refs:
+                where = f"{model.origin}: " if model.origin else ""
+                add("error", "references", f"{where}{kind} '{ident}' cites no reference (add refs = [\"key\"])")
+    reaching = equations_reaching_headline(registry)
+    for ident in sorted(set(registry.equations) - reaching):
+        add("warning", "dead-ends", f"equation '{ident}' feeds no headline output ({', '.join(HEADLINES[:3])}, …)")
+    used = {v for e in registry.equations.values() for v in e.variables} | \
+           {v for c in registry.constraints.values() for v in c.variables}
+    for ident in sorted(set(registry.variables) - used):
+        add("warning", "unused", f"variable '{ident}' is used by no equation or constraint")
+    checked: dict = {"variables": len(registry.variables), "equations": len(registry.equations),
+                     "loops": loops(registry), "scenarios": 0, "problems": 0}
+    if profile == "full" and not registry.problems:
+        for path in scenario_files(registry):
+            if progress:
+                progress(f"scenario {path.name}")
+            try:
+                scenario = load_scenario(registry, str(path))
+                report = scenario_report(registry, scenario)
+            except InputError as exc:
+                add("error", "scenarios", str(exc))
+                continue
+            checked["scenarios"] += 1
+            if report.status != "ok":
+                bad = [f"{t.id} ({t.status}{': ' + ', '.join(t.missing[:5]) if t.missing else ''})"
+                       for t in report.targets if t.status != "ok"]
+                add("error", "scenarios", f"{path}: outputs not resolved: {'; '.join(bad)}")
+        for path in problem_files(registry):
+            if progress:
+                progress(f"problem {path.name}")
+            message = _check_problem(registry, path)
+            checked["problems"] += 1
+            if message:
+                add("error", "problems", f"{path}: {message}")
+    errors = sum(p.severity == "error" for p in problems)
+    return VerifyReport(profile="full" if profile == "full" else "fast", status="problems" if errors else "ok",
+                        error_count=errors, warning_count=len(problems) - errors, problems=problems,
+                        checked=checked)
+
+
+def _check_problem(registry: Registry, path: Path) -> str | None:
+    """Solve one problem file; a message when it does not end `ok`."""
+    try:
+        from .problems import load_problem
+        from .solver import solve_problem
+    except ImportError:  # the solver is not part of this build
+        return None
+    try:
+        problem = load_problem(registry, path)
+        result = solve_problem(registry, problem)
+    except InputError as exc:
+        return str(exc)
+    if result.status != "ok":
+        return f"status {result.status}: {result.message}"
+    return None
