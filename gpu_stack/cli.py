@@ -29,6 +29,8 @@ out = Console(highlight=False, soft_wrap=False)
 if not out.is_terminal:  # piped output: do not squeeze tables into 80 columns
     out = Console(highlight=False, soft_wrap=False, width=200)
 err = Console(stderr=True, highlight=False)
+if not err.is_terminal:
+    err = Console(stderr=True, highlight=False, width=400)
 
 RegistryOption = Annotated[Optional[list[str]], typer.Option(
     "--registry", help="Registry folder to load instead of the built-in one; repeat to layer "

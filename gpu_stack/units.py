@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from pathlib import Path
 
 import pint
@@ -20,6 +21,7 @@ from .errors import UnitError
 __all__ = ["UnitSystem", "unit_system"]
 
 _INFORMATION_LINE = "bit = [information] = b"
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
 def _stock_definition_lines() -> list[str]:
@@ -46,7 +48,7 @@ class UnitSystem:
     """
 
     def __init__(self, definition_texts: tuple[tuple[str, str], ...] = ()) -> None:
-        self.ureg = pint.UnitRegistry(None, autoconvert_offset_to_baseunit=False)
+        self.ureg = pint.UnitRegistry(None, system="mks", autoconvert_offset_to_baseunit=False)
         self.ureg.load_definitions(_stock_definition_lines())
         for source, text in definition_texts:
             for number, raw in enumerate(text.splitlines(), start=1):
@@ -74,7 +76,7 @@ class UnitSystem:
             text = "dimensionless"
         try:
             parsed = self.ureg.parse_units(text)
-            factor, _root = self.ureg.get_root_units(parsed)
+            factor, _base = self.ureg.get_base_units(parsed)
             dims = self.ureg.get_dimensionality(parsed)
         except pint.errors.OffsetUnitCalculusError:
             raise UnitError(
@@ -115,16 +117,14 @@ class UnitSystem:
 
     def quantity(self, text: str) -> tuple[float, str]:
         """Split a quantity string like '0.36 USD/kWh' into (number, unit)."""
-        text = text.strip()
-        number, _, unit = text.partition(" ")
-        try:
-            value = float(number)
-        except ValueError:
+        match = _QUANTITY.match(text)
+        if match is None:
             raise UnitError(
                 f"cannot read quantity {text!r}",
                 hint="write a number, a space and a unit, e.g. '500 W'",
-            ) from None
-        unit = unit.strip() or "dimensionless"
+            )
+        value = float(match.group(1))
+        unit = match.group(2).strip() or "dimensionless"
         self.parse(unit)
         return value, unit
 
