@@ -248,6 +248,65 @@ def scenario_report_command(
     return 0 if all(r.status == "ok" for r in reports) else 1
 
 
+@app.command()
+@guarded
+def solve(
+    problem_file: Annotated[Optional[str], typer.Argument(metavar="[PROBLEM.toml]", help="A problem file "
+                                                          "(or give the question with the options below).")] = None,
+    preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", help="ID=VALUE: hold an output; repeatable.")] = None,
+    free: Annotated[Optional[list[str]], typer.Option("--free", help="ID or ID=MIN:MAX: release an input to the "
+                                                      "solver; repeatable.")] = None,
+    minimize: Annotated[Optional[str], typer.Option("--minimize", help="Expression to minimize.")] = None,
+    maximize: Annotated[Optional[str], typer.Option("--maximize", help="Expression to maximize.")] = None,
+    constraint: Annotated[Optional[list[str]], typer.Option("--constraint", help="Extra inequality, "
+                                                            "e.g. 'econ.job.dc_power <= 6 [kW]'.")] = None,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """Simultaneous, inverse and optimization solves (CasADi: Newton, IPOPT, bonmin)."""
+    from .problems import inline_problem, load_problem
+    from .scenarios import compose
+    from .solver import solve_problem
+    reg = _registry(registry)
+    if problem_file is not None:
+        if any([preset, assign, select, target, free, minimize, maximize, constraint]):
+            raise InputError("give either a problem file or --preset/--assign/--target/--free options, not both")
+        problem = load_problem(reg, problem_file)
+    else:
+        if not (target or free or minimize or maximize or preset):
+            raise InputError("nothing to solve", hint="give PROBLEM.toml, or --target ID=VALUE with --free ID")
+        question = compose(reg, preset or [], [], select or [])
+        problem = inline_problem(reg, question.scenarios, assign or [], question.select, target or [], free or [],
+                                 minimize, maximize, constraint or [])
+    result = solve_problem(reg, problem)
+    if as_json:
+        _emit_json(result.model_dump())
+    else:
+        render.render_solve(out, result)
+    return 0 if result.status == "ok" else 1
+
+
+@app.command("sensitivity")
+@guarded
+def sensitivity_command(
+    target: Annotated[str, typer.Argument(help="Variable ID.")],
+    preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Show the N largest.")] = None,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """d ln(target) / d ln(input) for every assigned input in the cone, exact (CasADi AD), ranked."""
+    from .scenarios import compose
+    from .sensitivity import sensitivity
+    reg = _registry(registry)
+    question = compose(reg, preset or [], assign or [], select or [])
+    report = sensitivity(reg, target, question)
+    if as_json:
+        _emit_json(report.model_dump())
+    else:
+        render.render_sensitivity(out, report, limit)
+    return 0
+
+
 def main() -> None:
     """Entry point of the `gpu-stack` script."""
     app(prog_name="gpu-stack")

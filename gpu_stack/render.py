@@ -192,3 +192,55 @@ def render_explain(console: Console, info: dict[str, Any]) -> None:
         if ref.get("at_place"):
             line += f" — {ref['place']}: {ref['at_place']}"
         console.print(line, style="dim", overflow="fold")
+
+
+def render_solve(console: Console, result: Any) -> None:
+    """A solve result: status, free variables, objective, constraints, outputs."""
+    head = Text.assemble(("solve ", "bold"), status_text(result.status), f"  {result.message}")
+    console.print(head)
+    if result.free:
+        table = Table(box=None, header_style="bold", pad_edge=False, title=None)
+        table.add_column("free variable")
+        table.add_column("value", justify="right")
+        table.add_column("unit")
+        for ident, item in result.free.items():
+            table.add_row(ident, fmt(item.value), item.unit)
+        console.print(table)
+    if result.objective is not None:
+        console.print(f"objective = {fmt(result.objective)} {result.objective_unit}")
+    if result.active_constraints:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        table.add_column("active constraint")
+        table.add_column("shadow price", justify="right")
+        table.add_column("unit")
+        for ident in result.active_constraints:
+            table.add_row(ident, fmt(result.multipliers.get(ident)), result.multiplier_units.get(ident, ""))
+        console.print(table)
+    if result.conflicting_constraints:
+        console.print("conflicting: " + ", ".join(result.conflicting_constraints), style="red")
+    if result.outputs:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        table.add_column("output")
+        table.add_column("value", justify="right")
+        table.add_column("unit")
+        for ident, item in result.outputs.items():
+            table.add_row(ident, fmt(item.value), item.unit)
+        console.print(table)
+
+
+def render_sensitivity(console: Console, report: Any, limit: int | None = None) -> None:
+    """Elasticities as a ranked table with bars."""
+    console.print(Text.assemble((report.target, "bold"), f" = {fmt(report.value)} {report.unit}"))
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("input")
+    table.add_column("elasticity", justify="right")
+    table.add_column("", no_wrap=True)
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    table.add_column("source")
+    largest = max((abs(r.elasticity) for r in report.roots if r.elasticity == r.elasticity), default=1.0) or 1.0
+    for root in report.roots[:limit]:
+        width = int(round(20 * abs(root.elasticity) / largest)) if root.elasticity == root.elasticity else 0
+        bar = Text("█" * width, style="green" if root.elasticity >= 0 else "red")
+        table.add_row(root.id, f"{root.elasticity:+.4f}", bar, fmt(root.value), root.unit, root.source)
+    console.print(table)

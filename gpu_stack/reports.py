@@ -126,3 +126,56 @@ class VerifyReport(BaseModel):
     warning_count: int
     problems: list[VerifyProblem]
     checked: dict[str, Any]
+
+
+class ValueItem(BaseModel):
+    value: float
+    unit: str
+
+
+class StructureItem(BaseModel):
+    equations: int
+    unknowns: int
+    blocks: int
+    loops: list[list[str]] = Field(default_factory=list)       # unknowns of blocks solved by Newton (size > 1)
+    under_variables: list[str] = Field(default_factory=list)
+    over_equations: list[str] = Field(default_factory=list)
+    missing_roots: list[str] = Field(default_factory=list)
+    unpinned_free: list[str] = Field(default_factory=list)
+    conflicts: list[str] = Field(default_factory=list)         # targets / assignments involved in an over-determination
+
+
+class SolveResult(BaseModel):
+    status: Literal["ok", "infeasible", "underdetermined", "overdetermined", "failed"]
+    values: dict[str, ValueItem] = Field(default_factory=dict)
+    free: dict[str, ValueItem] = Field(default_factory=dict)
+    objective: float | None = None
+    objective_unit: str | None = None
+    active_constraints: list[str] = Field(default_factory=list)
+    multipliers: dict[str, float] = Field(default_factory=dict)
+    multiplier_units: dict[str, str] = Field(default_factory=dict)
+    message: str = ""
+    problem: str = ""
+    solver: str = ""
+    iterations: int | None = None
+    residual_max: float | None = None
+    conflicting_constraints: list[str] = Field(default_factory=list)
+    structure: StructureItem | None = None
+    outputs: dict[str, ValueItem] = Field(default_factory=dict)
+
+
+class SensitivityRoot(BaseModel):
+    id: str
+    value: float
+    unit: str
+    derivative: float
+    elasticity: float
+    source: Literal["assign", "override"]
+
+
+class SensitivityReport(BaseModel):
+    target: str
+    value: float
+    unit: str
+    roots: list[SensitivityRoot]
+    presets: list[str] = Field(default_factory=list)

@@ -20,7 +20,7 @@ from .errors import UnitError
 
 __all__ = ["UnitSystem", "unit_system"]
 
-_INFORMATION_LINE = "bit = [information] = b"
+_INFORMATION_LINE = "bit = [information]"
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
