@@ -98,11 +98,8 @@ def verify(paths: Iterable[str | Path] | None, profile: str = "fast",
 
 def _check_problem(registry: Registry, path: Path) -> str | None:
     """Solve one problem file; a message when it does not end `ok`."""
-    try:
-        from .problems import load_problem
-        from .solver import solve_problem
-    except ImportError:  # the solver is not part of this build
-        return None
+    from .problems import load_problem
+    from .solver import solve_problem
     try:
         problem = load_problem(registry, path)
         result = solve_problem(registry, problem)
