@@ -52,8 +52,9 @@ def test_resolve_without_preset_names_missing_roots(cli):
     assert result.exit_code == 1
     data = result.json()
     assert data["status"] == "missing" and data["value"] is None
-    assert "training.total_tokens" in data["missing"]
-    assert "econ.job.capex_rate" in data["missing"]
+    # training.total_tokens defaults to training.eq.total_tokens_given: its root is the token budget
+    assert "training.token_budget" in data["missing"]
+    assert "gpu.n_sms" in data["missing"] and "econ.cost.per_token" not in data["missing"]
 
 
 def test_assign_converts_units(cli):

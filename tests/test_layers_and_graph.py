@@ -65,8 +65,9 @@ def test_replace_converts_scenario_values(cli, user_layer):
 def test_roots_leaves_families(registry):
     assert family("physical.lithography.medium.density") == "physical.lithography.medium"
     root_ids = roots(registry)
-    assert "training.total_tokens" in root_ids and "econ.cost.per_token" not in root_ids
-    assert registry.variables["training.total_tokens"].boundary == "scenario"
+    # training.total_tokens is derived (group default training.eq.total_tokens_given); its root is the budget
+    assert "training.token_budget" in root_ids and "econ.cost.per_token" not in root_ids
+    assert registry.variables["training.token_budget"].boundary == "scenario"
     cone = upstream(registry, ["econ.cost.per_token"])
     assert "gpu.power.total" in cone or any(v.startswith("gpu.power") for v in cone)
     assert "training.mfu" not in cone
