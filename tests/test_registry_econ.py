@@ -62,12 +62,19 @@ LITERATURE_CASES = [
      ("econ.capex.hosts=econ.eq.hosts_capex_overhead", "econ.capex.network=econ.eq.network_capex_fraction"),
      131_200 / 0.81, 1e-9),
     # Al-Fares et al. 2008 k-ary fat tree, k = 48: k³/4 = 27,648 hosts and 5k²/4 = 2,880 switches
-    # of 48 ports = 138,240 switch ports, i.e. 5 per host (3 tiers → 2·3 − 1).
-    ("fat_tree_k48_switch_ports", "econ.capex.network_switch_ports",
-     ("econ.capex.network_endpoints=27648", "econ.capex.network_tiers=3"), (), 138_240.0, 1e-12),
-    # Same fat tree: host-edge, edge-aggregation and aggregation-core links are k³/4 each: 82,944.
-    ("fat_tree_k48_links", "econ.capex.network_links",
-     ("econ.capex.network_endpoints=27648", "econ.capex.network_tiers=3"), (), 82_944.0, 1e-12),
+    # of 48 ports = 138,240 switch ports, i.e. 5 per host (3 tiers → 2·3 − 1). The counts are the
+    # cluster fabric's (cluster.fabric.*); priced at 1 USD per port and nothing per link, the
+    # per-port network capex is the port count: 138,240 USD.
+    ("fat_tree_k48_switch_ports", "econ.capex.network",
+     ("cluster.fabric.n_endpoints=27648", "cluster.fabric.switch_radix=48",
+      "econ.capex.switch_port_price=1 USD", "econ.capex.link_price=0 USD"),
+     ("econ.capex.network=econ.eq.network_capex_per_port",), 138_240.0, 1e-12),
+    # Same fat tree: host-edge, edge-aggregation and aggregation-core links are k³/4 each: 82,944
+    # (at 1 USD per link and nothing per port, 82,944 USD).
+    ("fat_tree_k48_links", "econ.capex.network",
+     ("cluster.fabric.n_endpoints=27648", "cluster.fabric.switch_radix=48",
+      "econ.capex.switch_port_price=0 USD", "econ.capex.link_price=1 USD"),
+     ("econ.capex.network=econ.eq.network_capex_per_port",), 82_944.0, 1e-12),
     # AWS EC2 Capacity Blocks (late 2024): p5.48xlarge, 8 × H100, 4.916 USD per accelerator-hour;
     # one instance-hour = 8 GPU-hours × 4.916 = 39.328 ≈ the listed 39.33 USD instance rate.
     ("aws_p5_instance_hour", "econ.run.gpu_hour_cost",
@@ -101,8 +108,9 @@ def test_literature_cases(cli):
 
 # A synthetic one-node site, every econ root set, default alternatives (itemized hosts,
 # network per GPU, straight-line amortization, metered peak demand). Hand derivation:
-#   capex: GPUs 8 × 25,000 = 200,000; host 2×5,000 + 2,048 GiB×5 + 10×2,000 + 30 TB×100
-#          + 36,760 = 80,000; network 8 × 2,500 = 20,000; storage 8 × 10 TB × 250 = 20,000
+#   capex: GPUs 8 × 25,000 = 200,000; host (the node's bill of materials, cluster.node.*:
+#          2 CPUs, 2,048 GiB, 8 × 1 compute + 2 storage = 10 NICs, 30 TB of data SSD)
+#          2×5,000 + 2,048 GiB×5 + 10×2,000 + 30 TB×100 + 36,760 = 80,000; network 8 × 2,500 = 20,000; storage 8 × 10 TB × 250 = 20,000
 #          → IT 320,000; IT capacity 10 kW / 0.8 = 12.5 kW → facility 125,000; site 445,000.
 #   amortization: IT 320,000 × 0.9 / 4 yr = 72,000/yr; facility 125,000 / 10 yr = 12,500/yr;
 #          ÷ utilization 0.5 → capex rate 169,000 USD/yr; × 0.5 yr → hw cost 84,500.
@@ -119,10 +127,10 @@ FULL_CHAIN = (
     "cluster.site.power_it=10 kW", "thermal.dc.total_power=12 kW",
     "training.wallclock=0.5 year", "training.total_tokens=1e10 token",
     "econ.capex.gpu_price=25000 USD",
-    "econ.capex.cpu_price=5000 USD", "econ.capex.node_cpu_count=2",
-    "econ.capex.ram_price=5 USD/GiB", "econ.capex.node_ram_capacity=2048 GiB",
-    "econ.capex.nic_price=2000 USD", "econ.capex.node_nic_count=10",
-    "econ.capex.ssd_price=100 USD/TB", "econ.capex.node_ssd_capacity=30 TB",
+    "econ.capex.cpu_price=5000 USD", "cluster.node.n_cpus=2",
+    "econ.capex.ram_price=5 USD/GiB", "cluster.node.host_memory=2048 GiB",
+    "econ.capex.nic_price=2000 USD", "cluster.node.nics_per_gpu=1", "cluster.node.n_storage_nics=2",
+    "econ.capex.ssd_price=100 USD/TB", "cluster.node.local_storage_capacity=30 TB",
     "econ.capex.node_chassis_price=36760 USD",
     "econ.capex.network_per_gpu=2500 USD",
     "econ.capex.storage_price=250 USD/TB", "econ.capex.storage_capacity_per_gpu=10 TB",

@@ -90,6 +90,27 @@ def test_fat_tree_dgx_superpod_component_counts(cli):
     assert not errors
 
 
+def test_reliability_device_counts_from_superpod_fabric(cli):
+    # The reliability model's per-GPU switch and link counts come from the same fabric
+    # (Al-Fares et al. 2008; counts of the DGX SuperPOD reference architecture above):
+    #   1024 GPUs: 32 + 16 = 48 switches → 48/1024 per GPU; 2048 links → 2 per GPU (two tiers)
+    #  16384 GPUs: 512 + 512 + 256 = 1280 switches → 0.078125 per GPU; 3 × 16384 links → 3 per GPU
+    # With the whole site as the job (par.n_gpus = site GPUs) the job depends on all of them;
+    # back-end NICs per node = 8 GPUs × 1 NIC port per GPU = 8.
+    errors = []
+    for n_nodes, switches, links in ((128, 48, 2048), (2048, 1280, 3 * 16384)):
+        gpus = 8 * n_nodes
+        assign = {"cluster.site.n_racks": str(n_nodes // 4), "cluster.rack.n_nodes": "4",
+                  "cluster.node.n_gpus": "8", "cluster.node.nics_per_gpu": "1",
+                  "cluster.fabric.switch_radix": "64", "par.n_gpus": str(gpus)}
+        errors += _check(cli, {"cluster.reliability.switches_per_gpu": switches / gpus,
+                               "cluster.reliability.links_per_gpu": links / gpus,
+                               "cluster.reliability.n_switches": switches,
+                               "cluster.reliability.n_links": links,
+                               "cluster.reliability.nics_per_node": 8}, assign)
+    assert not errors
+
+
 def test_fabric_power_reaches_node_power(cli):
     # 1024 GPUs (128 nodes) on 64-port switches: 48 switches, 2048 links, all optical →
     # 4096 transceiver ports. Fabric power = 48 × 1000 W + 4096 × 9 W = 84,864 W;
