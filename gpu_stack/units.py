@@ -125,6 +125,8 @@ class UnitSystem:
             )
         value = float(match.group(1))
         unit = match.group(2).strip() or "dimensionless"
+        if unit.startswith("/"):  # '0.14/year' means 0.14 per year
+            unit = "1" + unit
         self.parse(unit)
         return value, unit
 
