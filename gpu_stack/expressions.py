@@ -457,7 +457,10 @@ def evaluate(node: Node, value_of: Callable[[str], Any], ops: dict[str, Callable
             }[item.op]()
         assert isinstance(item, Call)
         if item.name == "if_else":
-            return ops["if_else"](visit(item.args[0]), visit(item.args[1]), visit(item.args[2]))
+            condition = visit(item.args[0])
+            if isinstance(condition, bool):  # numbers: evaluate only the branch taken
+                return visit(item.args[1]) if condition else visit(item.args[2])
+            return ops["if_else"](condition, visit(item.args[1]), visit(item.args[2]))
         values = [visit(a) for a in item.args]
         if item.name in ("min", "max") and len(values) > 2:
             result = values[0]

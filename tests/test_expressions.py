@@ -101,3 +101,10 @@ def test_magnitudes_follow_declared_units(registry):
     value = evaluate(parse_expression("2 [hour] + 60 [s]"), lambda _: 0, FLOAT_OPS, registry.units)
     assert value == 7260
     assert math.isclose(evaluate(parse_expression("1 [kWh]"), lambda _: 0, FLOAT_OPS, registry.units), 3.6e6)
+
+
+def test_if_else_evaluates_only_the_branch_taken():
+    # the untaken branch divides by zero: with numbers it must not be evaluated
+    node = parse_expression("if_else(a.n < 2, 0, 1 / (a.n - 1))")
+    assert evaluate(node, {"a.n": 1.0}.__getitem__, FLOAT_OPS, None) == 0
+    assert evaluate(node, {"a.n": 3.0}.__getitem__, FLOAT_OPS, None) == 0.5
