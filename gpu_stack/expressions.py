@@ -458,9 +458,11 @@ def evaluate(node: Node, value_of: Callable[[str], Any], ops: dict[str, Callable
         assert isinstance(item, Call)
         if item.name == "if_else":
             condition = visit(item.args[0])
-            if isinstance(condition, bool):  # numbers: evaluate only the branch taken
-                return visit(item.args[1]) if condition else visit(item.args[2])
-            return ops["if_else"](condition, visit(item.args[1]), visit(item.args[2]))
+            try:  # a number: evaluate only the branch taken
+                taken = bool(condition)
+            except Exception:  # a symbolic condition (CasADi) keeps both branches
+                return ops["if_else"](condition, visit(item.args[1]), visit(item.args[2]))
+            return visit(item.args[1]) if taken else visit(item.args[2])
         values = [visit(a) for a in item.args]
         if item.name in ("min", "max") and len(values) > 2:
             result = values[0]
