@@ -1,0 +1,253 @@
+"""Cited scenarios of real training runs (Llama 3.1 405B on H100, BLOOM-176B on A100) and the
+problems built on them, through the public CLI.
+
+Each published figure is compared with the model's value. Only what the model honestly reproduces
+is asserted, within the tolerance stated next to it; the other gaps are printed (run pytest with -s)
+and recorded as test properties. Two inputs are calibrated (the stall share of each run, to the
+reported per-GPU throughput): the throughput checks below only confirm the calibration, they are not
+predictions.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, relative_error
+
+RUNS = ("runs.llama3_405b_h100", "runs.bloom_176b_a100")
+HEADLINES = ("econ.cost.per_token", "training.tokens_per_sec", "training.wallclock", "training.gpu_hours",
+             "econ.run.energy", "econ.run.emissions", "training.mfu", "training.mfu_run")
+DAY = 86_400.0
+
+
+@pytest.fixture(scope="module")
+def reports(cli):
+    result = cli("scenario-report", *RUNS, "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return {r["scenario"]: r for r in result.json()}
+
+
+def values(report: dict) -> dict[str, float]:
+    return {t["id"]: t["value"] for t in report["targets"]}
+
+
+def resolve(cli, target: str, *args: str) -> float:
+    result = cli("resolve", target, *args, "--json")
+    data = result.json()
+    assert data["status"] == "ok", (target, args, data.get("missing"), data.get("errors"))
+    return data["value"]
+
+
+# --------------------------------------------------------------------------- the scenarios resolve
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_run_reports_ok_with_nothing_missing(reports, run):
+    report = reports[run]
+    assert report["kind"] == "cited"
+    assert report["status"] == "ok"
+    assert report["missing_count"] == 0 and report["error_count"] == 0
+    outputs = values(report)
+    assert set(HEADLINES) <= set(outputs)
+    assert all(t["status"] == "ok" and not t["missing"] for t in report["targets"])
+    assert all(v is not None and v > 0 for v in outputs.values())
+
+
+# --------------------------------------------------------------------------- provenance of the packs
+
+
+def _pack(path: Path) -> dict:
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _chain(path: Path) -> list[Path]:
+    """The files a scenario is composed of, in application order (extends first)."""
+    files: list[Path] = []
+    for parent in _pack(path).get("extends", []):
+        files += _chain((path.parent / parent).resolve())
+    return files + [path.resolve()]
+
+
+MINE = ("site", "node", "workload", "runs")  # the pack folders of these runs; hardware/ is another area's
+
+
+@pytest.mark.parametrize("run", ["llama3_405b_h100", "bloom_176b_a100"])
+def test_cited_values_carry_sources_and_assumptions_only_fill_gaps(run):
+    """Every value of a cited pack is a table with a source that is not an assumption; every value of a
+    synthetic pack of these runs says 'assumption: why'; no assumption overrides a cited or measured
+    value of the same run (assumption packs only fill gaps)."""
+    cited: dict[str, Path] = {}
+    assumed: dict[str, Path] = {}
+    problems = []
+    for path in _chain(REPO / "scenarios" / "runs" / f"{run}.toml"):
+        pack = _pack(path)
+        mine = path.parent.name in MINE
+        for ident, raw in pack.get("assign", {}).items():
+            source = raw.get("source", "") if isinstance(raw, dict) else ""
+            if pack["kind"] in ("cited", "measured"):
+                if not source or (mine and source.lower().startswith("assumption")):
+                    problems.append(f"{path.name}: {ident} has no citation ({source!r})")
+                cited[ident] = path
+            elif mine:
+                if not source.lower().startswith("assumption"):
+                    problems.append(f"{path.name}: {ident} is not marked as an assumption ({source!r})")
+                assumed[ident] = path
+    for ident in sorted(set(cited) & set(assumed)):
+        if cited[ident].parent.name in MINE:
+            problems.append(f"{ident}: assumed in {assumed[ident].name} but cited in {cited[ident].name}")
+    assert not problems, "\n".join(problems)
+    assert len(cited) >= 25 and len(assumed) >= 20
+
+
+# --------------------------------------------------------------------------- published figures
+
+
+def _gap(value: float, published: float) -> float:
+    return (value - published) / published
+
+
+def test_headlines_against_published_figures(cli, reports, record_property):
+    """Asserted: what the model reproduces (tolerance next to each). Recorded: every gap."""
+    llama = values(reports["runs.llama3_405b_h100"])
+    bloom = values(reports["runs.bloom_176b_a100"])
+    llama_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.llama3_405b_h100")
+    bloom_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.bloom_176b_a100")
+    bloom_intensity = resolve(cli, "econ.carbon.intensity", "--preset", "runs.bloom_176b_a100")  # kg/kWh
+    bloom_gpu_energy = bloom_gpu_power / 1000 * bloom["training.gpu_hours"]                     # kWh
+
+    # (scenario, output, model value, published value, source, tolerance or None = record only)
+    rows = [
+        # Llama 3.1 model card: 30.84M H100 GPU-hours for 405B. Model: 16,384 GPUs × 74.3 days.
+        ("llama", "training.gpu_hours", llama["training.gpu_hours"], 30.84e6,
+         "meta_llama31_model_card:Hardware and Software", 0.10),
+        # Dubey et al. §3.3.4: effective training time above 90%. Model: availability from the
+        # observed MTBF (54 d / 419 = 3.09 h), Young's checkpoint interval and 15-minute restarts.
+        ("llama", "training.cluster_availability", llama["training.cluster_availability"], 0.90,
+         "dubey2024:§3.3.4 (>90%)", 0.03),
+        # Calibration check, not a prediction: 400 TFLOP/s of model FLOPs per GPU (Table 4).
+        ("llama", "model TFLOP/s per GPU (calibrated)",
+         llama["training.tokens_per_sec"] * 6 * 405e9 / 16384 / 1e12, 400.0, "dubey2024:Table 4", 0.005),
+        # Location-based emissions of the model card count GPU power; the model counts hosts, fabric
+        # and a PUE-1.36 facility at the eGRID2022 US-average rate: not comparable enough to assert.
+        ("llama", "econ.run.emissions [t]", llama["econ.run.emissions"] / 1000, 8930.0,
+         "meta_llama31_model_card:Hardware and Software", None),
+        ("llama", "GPU energy at board power [MWh]", llama_gpu_power * llama["training.gpu_hours"] / 1e6,
+         30.84e6 * 0.7 / 1000, "meta_llama31_model_card (30.84M h × 700 W TDP)", None),
+        ("llama", "thermal.dc.pue", llama["thermal.dc.pue"], 1.1,
+         "epoch_training_cost_trends:hardware.py (hyperscaler PUE)", None),
+        # BLOOM, Luccioni et al. 2023: 1,082,990 GPU-hours (= 384 GPUs × 117.5 days).
+        ("bloom", "training.gpu_hours", bloom["training.gpu_hours"], 1_082_990.0, "luccioni2023", 0.10),
+        # 433,196 kWh = 1,082,990 GPU-h × 400 W: GPU (dynamic) energy; model = board power × GPU-hours.
+        ("bloom", "GPU energy at board power [kWh]", bloom_gpu_energy, 433_196.0, "luccioni2023", 0.10),
+        # 24.69 t CO2eq from that energy at 57 g/kWh.
+        ("bloom", "emissions of GPU energy [t]", bloom_gpu_energy * bloom_intensity / 1000, 24.69,
+         "luccioni2023", 0.10),
+        # Calibration check: 150 TFLOP/s per GPU in Megatron-DeepSpeed's count, 1.43556e12 FLOP/token.
+        ("bloom", "training.tokens_per_sec (calibrated)", bloom["training.tokens_per_sec"],
+         384 * 150e12 / 1.43556e12, "bigscience_176b_notion:Summary", 0.005),
+        # Facility energy: 433,196 kWh dynamic + 256,646 kWh idle and infrastructure = 689,842 kWh.
+        ("bloom", "econ.run.energy [kWh]", bloom["econ.run.energy"], 689_842.0, "luccioni2023", None),
+        ("bloom", "econ.run.emissions [t]", bloom["econ.run.emissions"] / 1000, 24.69 + 14.6,
+         "luccioni2023 (dynamic + idle)", None),
+        ("bloom", "thermal.dc.pue", bloom["thermal.dc.pue"], 1.2, "luccioni2023", None),
+    ]
+    mismatches = []
+    print("\nscenario | output | model | published | source | gap")
+    for scenario, output, value, published, source, tolerance in rows:
+        gap = _gap(value, published)
+        record_property(f"{scenario}:{output}", f"model {value:.6g}, published {published:.6g}, gap {gap:+.1%}")
+        print(f"{scenario} | {output} | {value:.6g} | {published:.6g} | {source} | {gap:+.1%}"
+              + ("" if tolerance is None else f" (asserted within ±{tolerance:.1%})"))
+        if tolerance is not None and abs(gap) > tolerance:
+            mismatches.append(f"{scenario} {output}: model {value:.6g} vs published {published:.6g} ({gap:+.1%})")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_llama_calibration_by_hand(cli):
+    """The stall share 0.07828 is the one that makes the step 6.2208 s = 6N·B / (16,384 × 400 TFLOP/s).
+
+    t_compute = 6 × 405e9 × 16,777,216 / (16,384 × 132 × 4096 FLOP × 1.38 GHz) = 3.33498 s;
+    exposed communication (0.52613 + 0.50229 + 0.04295) s × (1 − 0.469) = 0.56890 s;
+    interleaved bubble (16 − 1)/2 / (16 + 7.5) = 0.31915; so
+    t_step = 3.90388 s / ((1 − 0.31915)(1 − 0.07828)) = 6.2209 s.
+    """
+    t_step = resolve(cli, "training.t_step", "--preset", "runs.llama3_405b_h100")
+    t_compute = 6 * 405e9 * 16_777_216 / (16_384 * 132 * 4096 * 1.38e9)
+    exposed = (0.52613349376 + 0.502294921875 + 0.04294967296) * (1 - 0.469)
+    bubble = 7.5 / 23.5
+    by_hand = (t_compute + exposed) / ((1 - bubble) * (1 - 0.07828))
+    assert relative_error(t_step, by_hand) < 1e-4
+    assert relative_error(t_step, 6 * 405e9 * 16_777_216 / (16_384 * 400e12)) < 5e-4
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def _solve(cli, name: str) -> dict:
+    result = cli("solve", str(REPO / "problems" / f"{name}.toml"), "--json")
+    data = result.json()
+    assert result.exit_code == 0 and data["status"] == "ok", data.get("message")
+    data["values"] = {**data["values"], **data.get("outputs", {})}
+    return data
+
+
+def test_problem_mfu_for_deadline(cli, reports):
+    """MFU × wallclock is constant when only the stall share moves (availability does not depend on the
+    step time): MFU(70 d) = MFU0 × W0 / 70 d, and 1 − s = (1 − s0) × W0 / 70 d."""
+    data = _solve(cli, "llama3_405b_mfu_for_deadline")
+    base = values(reports["runs.llama3_405b_h100"])
+    ratio = base["training.wallclock"] / (70 * DAY)
+    assert relative_error(data["values"]["training.wallclock"]["value"], 70 * DAY) < 1e-8
+    assert relative_error(data["values"]["training.mfu"]["value"], base["training.mfu"] * ratio) < 1e-6
+    stall = data["free"]["training.stall_fraction"]["value"]
+    assert abs(stall - (1 - (1 - 0.07828) * ratio)) < 1e-6
+    assert abs(data["values"]["training.mfu"]["value"] - 0.42908) < 5e-5
+
+
+def test_problem_cheapest_gpus_under_power_and_deadline(cli):
+    """Bonmin's integer optimum d = 79 against a brute-force look at its neighbours: d = 78 misses the
+    100-day deadline, d = 80 costs more, the 20 MW envelope is slack at d = 79 and binds above d = 100."""
+    data = _solve(cli, "cheapest_gpus_under_power_and_deadline")
+    assert data["free"]["par.dp.degree"]["value"] == pytest.approx(79)
+    assert data["values"]["par.n_gpus"]["value"] == pytest.approx(79 * 128)
+    problem = _pack(REPO / "problems" / "cheapest_gpus_under_power_and_deadline.toml")
+    flags = ["--preset", "runs.llama3_405b_h100"]
+    for group, equation in problem["select"].items():
+        flags += ["--select", f"{group}={equation}"]
+    for ident, raw in problem["assign"].items():
+        flags += ["--assign", f"{ident}={raw['value']}"]
+
+    def at(d: int, target: str) -> float:
+        return resolve(cli, target, *flags, "--assign", f"par.dp.degree={d}")
+
+    assert at(78, "training.wallclock") > 100 * DAY >= at(79, "training.wallclock")
+    assert at(79, "econ.run.total_cost") < at(80, "econ.run.total_cost")
+    assert at(79, "econ.job.dc_power") < 20e6
+    assert at(100, "econ.job.dc_power") <= 20e6 < at(101, "econ.job.dc_power")
+    assert relative_error(data["objective"], at(79, "econ.run.total_cost")) < 1e-6
+
+
+def test_problem_largest_model_in_30_days(cli):
+    """N = sqrt(n·peak·MFU·A·W / 120) with the MFU and availability at the optimum; the deadline binds,
+    the budget is slack."""
+    data = _solve(cli, "largest_model_in_30_days")
+    n_params = data["free"]["arch.params_total_dense"]["value"]
+    assert relative_error(n_params, 355.48e9) < 2e-3
+    assert data["active_constraints"] == ["deadline"]
+    assert data["values"]["econ.run.total_cost"]["value"] < 20e6
+    mfu = data["values"]["training.mfu"]["value"]
+    availability = data["values"]["training.cluster_availability"]["value"]
+    peak = 132 * 4096 * 1.83e9
+    assert relative_error(n_params, math.sqrt(16_384 * peak * mfu * availability * 30 * DAY / 120)) < 1e-3
+    problem = _pack(REPO / "problems" / "largest_model_in_30_days.toml")
+    flags = ["--preset", "runs.llama3_405b_h100", "--assign", "scaling.tokens_per_param=20"]
+    flags += ["--select", f"training.total_tokens={problem['select']['training.total_tokens']}"]
+    wallclock = resolve(cli, "training.wallclock", *flags, "--assign", f"arch.params_total_dense={n_params}")
+    assert relative_error(wallclock, 30 * DAY) < 1e-6
+    larger = resolve(cli, "training.wallclock", *flags, "--assign", f"arch.params_total_dense={1.01 * n_params}")
+    assert larger > 30 * DAY
