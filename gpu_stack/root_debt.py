@@ -21,14 +21,16 @@ def root_debt(registry: Registry, question: Question | None = None, *, include_a
     sets, roots themselves excluded (shared descendants count once). Roots
     with ``boundary = "debt"`` are listed; `include_all` adds scenario and
     primitive roots. With a question (presets), only roots in the cone of
-    the scenarios' outputs are considered and each says if it is assigned.
+    the scenarios' outputs are considered — the cone stops at assigned
+    variables, whose own inputs are then not in play — and each root says
+    whether it is assigned.
     """
     selection = question.select if question else None
     graph = variable_graph(registry, selection)
     candidates = roots(registry, selection)
     if question is not None and question.scenarios:
         outputs = [o for s in question.scenarios for o in s.outputs]
-        cone = upstream(registry, outputs, selection)
+        cone = upstream(registry, outputs, selection, cut=question.assign)
         candidates = [r for r in candidates if r in cone]
     boundaries = ["debt", "scenario", "primitive"] if include_all else ["debt"]
     listed = [r for r in candidates if boundary_of(registry, r) in boundaries]

@@ -423,7 +423,8 @@ def _check(formulation: Formulation, x: np.ndarray, p: list[float], residuals: c
                     f"'{formulation.equations[worst]}'")
     for v, value in zip(formulation.unknowns, x):
         low, high = formulation.bounds(v)
-        span = max(abs(value), 1e-300) * BOUND_TOL
+        # relative to the variable's own magnitude, so a round-off -1e-51 on a bound of 0 passes
+        span = BOUND_TOL * max(abs(value), formulation.scale.get(v, 0.0), abs(low or 0.0), abs(high or 0.0))
         if low is not None and value < low - span or high is not None and value > high + span:
             unit = registry.variables[v].unit
             return (f"'{v}' = {value:.6g} {unit} is outside its domain "

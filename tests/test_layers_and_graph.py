@@ -161,3 +161,11 @@ def test_cone_dot_and_explain(cli):
     info = cli("explain", "econ.eq.cost_per_token", "--json").json()
     assert info["unit_check"] == "ok" and info["defines"] == "econ.cost.per_token"
     assert cli("explain", "gpu.peak_flops").exit_code == 0
+
+
+def test_root_debt_with_a_preset_stops_at_assignments(cli):
+    # the fixture assigns gpu.power.total: the power model's debt roots behind it are not in play
+    data = cli("root-debt", "--preset", "dense_training_cost_fixture", "--all", "--json").json()
+    ids = {r["id"] for r in data["roots"]}
+    assert not any(i.startswith("gpu.power.") for i in ids)
+    assert data["roots"] and all(r["assigned"] for r in data["roots"])
