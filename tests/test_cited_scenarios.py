@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REPO, relative_error
 
-RUNS = ("runs.llama3_405b_h100", "runs.bloom_176b_a100")
+RUNS = ("runs.llama3_405b_h100_calibrated", "runs.bloom_176b_a100")
 HEADLINES = ("econ.cost.per_token", "training.tokens_per_sec", "training.wallclock", "training.gpu_hours",
              "econ.run.energy", "econ.run.emissions", "training.mfu", "training.mfu_run")
 DAY = 86_400.0
@@ -76,7 +76,7 @@ def _chain(path: Path) -> list[Path]:
 MINE = ("site", "node", "workload", "runs")  # the pack folders of these runs; hardware/ is another area's
 
 
-@pytest.mark.parametrize("run", ["llama3_405b_h100", "bloom_176b_a100"])
+@pytest.mark.parametrize("run", ["llama3_405b_h100", "llama3_405b_h100_calibrated", "bloom_176b_a100"])
 def test_cited_values_carry_sources_and_assumptions_only_fill_gaps(run):
     """Every value of a cited pack is a table with a source that is not an assumption; every value of a
     synthetic pack of these runs says 'assumption: why'; no assumption overrides a cited or measured
@@ -113,9 +113,9 @@ def _gap(value: float, published: float) -> float:
 
 def test_headlines_against_published_figures(cli, reports, record_property):
     """Asserted: what the model reproduces (tolerance next to each). Recorded: every gap."""
-    llama = values(reports["runs.llama3_405b_h100"])
+    llama = values(reports["runs.llama3_405b_h100_calibrated"])
     bloom = values(reports["runs.bloom_176b_a100"])
-    llama_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.llama3_405b_h100")
+    llama_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.llama3_405b_h100_calibrated")
     bloom_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.bloom_176b_a100")
     bloom_intensity = resolve(cli, "econ.carbon.intensity", "--preset", "runs.bloom_176b_a100")  # kg/kWh
     bloom_gpu_energy = bloom_gpu_power / 1000 * bloom["training.gpu_hours"]                     # kWh
@@ -176,7 +176,7 @@ def test_llama_calibration_by_hand(cli):
     interleaved bubble (16 − 1)/2 / (16 + 7.5) = 0.31915; so
     t_step = 3.90388 s / ((1 − 0.31915)(1 − 0.07828)) = 6.2209 s.
     """
-    t_step = resolve(cli, "training.t_step", "--preset", "runs.llama3_405b_h100")
+    t_step = resolve(cli, "training.t_step", "--preset", "runs.llama3_405b_h100_calibrated")
     t_compute = 6 * 405e9 * 16_777_216 / (16_384 * 132 * 4096 * 1.38e9)
     exposed = (0.52613349376 + 0.502294921875 + 0.04294967296) * (1 - 0.469)
     bubble = 7.5 / 23.5
@@ -200,7 +200,7 @@ def test_problem_mfu_for_deadline(cli, reports):
     """MFU × wallclock is constant when only the stall share moves (availability does not depend on the
     step time): MFU(70 d) = MFU0 × W0 / 70 d, and 1 − s = (1 − s0) × W0 / 70 d."""
     data = _solve(cli, "llama3_405b_mfu_for_deadline")
-    base = values(reports["runs.llama3_405b_h100"])
+    base = values(reports["runs.llama3_405b_h100_calibrated"])
     ratio = base["training.wallclock"] / (70 * DAY)
     assert relative_error(data["values"]["training.wallclock"]["value"], 70 * DAY) < 1e-8
     assert relative_error(data["values"]["training.mfu"]["value"], base["training.mfu"] * ratio) < 1e-6
@@ -216,7 +216,7 @@ def test_problem_cheapest_gpus_under_power_and_deadline(cli):
     assert data["free"]["par.dp.degree"]["value"] == pytest.approx(79)
     assert data["values"]["par.n_gpus"]["value"] == pytest.approx(79 * 128)
     problem = _pack(REPO / "problems" / "cheapest_gpus_under_power_and_deadline.toml")
-    flags = ["--preset", "runs.llama3_405b_h100"]
+    flags = ["--preset", "runs.llama3_405b_h100_calibrated"]
     for group, equation in problem["select"].items():
         flags += ["--select", f"{group}={equation}"]
     for ident, raw in problem["assign"].items():
@@ -245,7 +245,7 @@ def test_problem_largest_model_in_30_days(cli):
     peak = 132 * 4096 * 1.83e9
     assert relative_error(n_params, math.sqrt(16_384 * peak * mfu * availability * 30 * DAY / 120)) < 1e-3
     problem = _pack(REPO / "problems" / "largest_model_in_30_days.toml")
-    flags = ["--preset", "runs.llama3_405b_h100", "--assign", "scaling.tokens_per_param=20"]
+    flags = ["--preset", "runs.llama3_405b_h100_calibrated", "--assign", "scaling.tokens_per_param=20"]
     flags += ["--select", f"training.total_tokens={problem['select']['training.total_tokens']}"]
     wallclock = resolve(cli, "training.wallclock", *flags, "--assign", f"arch.params_total_dense={n_params}")
     assert relative_error(wallclock, 30 * DAY) < 1e-6
