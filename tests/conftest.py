@@ -45,3 +45,40 @@ def cli():
 
 def relative_error(value: float, expected: float) -> float:
     return abs(value - expected) / abs(expected) if expected else abs(value)
+
+
+@pytest.fixture(scope="session")
+def resolve_data(cli):
+    """resolve_data(target, {id: value}, {group: equation}, presets, extra flags) -> resolve's JSON, status ok."""
+
+    def run(target: str, assign: dict[str, object] | None = None, select: dict[str, str] | None = None,
+            presets: tuple[str, ...] = (), flags: tuple[str, ...] = ()) -> dict:
+        args = ["resolve", target, "--json", "--missing", *flags]
+        for preset in presets:
+            args += ["--preset", preset]
+        for ident, value in (assign or {}).items():
+            args += ["--assign", f"{ident}={value}"]
+        for group, equation in (select or {}).items():
+            args += ["--select", f"{group}={equation}"]
+        result = cli(*args)
+        data = result.json()
+        assert data["status"] == "ok", (target, data.get("missing"), data.get("errors"), result.stdout[-1500:])
+        return data
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def resolve(resolve_data):
+    """resolve(target, {id: value}, {group: equation}) -> value in the target's declared unit."""
+
+    def run(target: str, assign: dict[str, object] | None = None, select: dict[str, str] | None = None) -> float:
+        return resolve_data(target, assign, select)["value"]
+
+    return run
+
+
+def check(mismatches: list[str], label: str, value: float, expected: float, rel: float) -> None:
+    """Collect a mismatch (so one run shows every broken figure) instead of asserting at once."""
+    if relative_error(value, expected) > rel:
+        mismatches.append(f"{label}: got {value!r}, expected {expected!r} (rel. tol. {rel})")

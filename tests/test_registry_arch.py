@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import relative_error
+from conftest import check, relative_error
 
 # GPT-2/3-style block (openai/gpt-2 src/model.py; Brown et al. 2020 §2.1 "same model and
 # architecture as GPT-2"): plain 4d GELU MLP, learned positions, head tied to the token
@@ -32,29 +32,6 @@ def gpt_shape(layers: int, d_model: int, heads: int, seq_len: int, vocab: int) -
 def gpt_params(layers: int, d: int, seq_len: int, vocab: int) -> int:
     """Hand count: V·d + T·d + L·(12d² + 13d) + 2d (final LayerNorm)."""
     return vocab * d + seq_len * d + layers * (12 * d * d + 13 * d) + 2 * d
-
-
-@pytest.fixture(scope="module")
-def resolve(cli):
-    """resolve(target, {id: value}, {group: equation}) -> value in the target's declared unit."""
-
-    def run(target: str, assign: dict[str, object] | None = None, select: dict[str, str] | None = None) -> float:
-        args = ["resolve", target, "--json", "--missing"]
-        for ident, value in (assign or {}).items():
-            args += ["--assign", f"{ident}={value}"]
-        for group, equation in (select or {}).items():
-            args += ["--select", f"{group}={equation}"]
-        result = cli(*args)
-        data = result.json()
-        assert data["status"] == "ok", (target, data.get("missing"), result.stdout[-2000:])
-        return data["value"]
-
-    return run
-
-
-def check(mismatches: list[str], label: str, value: float, expected: float, rel: float) -> None:
-    if relative_error(value, expected) > rel:
-        mismatches.append(f"{label}: got {value!r}, expected {expected!r} (rel. tol. {rel})")
 
 
 def test_gpt2_small_and_calibration_models_exact(resolve):

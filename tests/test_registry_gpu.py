@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import relative_error
+from conftest import check, relative_error
 
 H200 = "hardware.h200_sxm_measured"
 H100 = "hardware.h100_sxm_measured"
@@ -34,33 +34,18 @@ CONTINUOUS = {"gpu.clock.sm_sustained": "gpu.eq.clock_sustained_power_limited"}
 
 
 @pytest.fixture(scope="module")
-def resolve(cli):
-    """resolve(target, presets, assign, select) -> JSON of `gpu-stack resolve … --json --constraints`."""
+def resolve(resolve_data):
+    """resolve(target, presets, {id: value}, {group: equation}) -> resolve's JSON, constraints checked."""
 
     def run(target: str, presets: tuple[str, ...] = (), assign: dict[str, object] | None = None,
             select: dict[str, str] | None = None) -> dict:
-        args = ["resolve", target, "--json", "--constraints"]
-        for preset in presets:
-            args += ["--preset", preset]
-        for ident, value in (assign or {}).items():
-            args += ["--assign", f"{ident}={value}"]
-        for group, equation in (select or {}).items():
-            args += ["--select", f"{group}={equation}"]
-        result = cli(*args)
-        data = result.json()
-        assert data["status"] == "ok", (target, data.get("missing"), data.get("errors"), result.stdout[-1500:])
-        return data
+        return resolve_data(target, assign, select, presets, ("--constraints",))
 
     return run
 
 
 def value(resolve, target, presets=(), assign=None, select=None) -> float:
     return resolve(target, presets, assign, select)["value"]
-
-
-def check(mismatches: list[str], label: str, got: float, expected: float, rel: float) -> None:
-    if relative_error(got, expected) > rel:
-        mismatches.append(f"{label}: got {got!r}, expected {expected!r} (rel. tol. {rel})")
 
 
 def tdp_constraint(data: dict) -> dict:

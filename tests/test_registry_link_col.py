@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from conftest import relative_error
+from conftest import check, relative_error
 
 C = 299_792_458.0  # m/s, CODATA (exact)
 
@@ -65,29 +65,6 @@ GPT3_LAYOUT = {
     "par.global_batch_size": 512, "par.pp.virtual_stages": 1, "par.tp.allreduces_per_layer": 4,
     "training.precision.activation_bytes": "2 byte", "training.precision.gradient_bytes": "2 byte",
 }
-
-
-@pytest.fixture(scope="module")
-def resolve(cli):
-    """resolve(target, {id: value}, {group: equation}) -> value in the target's declared unit."""
-
-    def run(target: str, assign: dict[str, object] | None = None, select: dict[str, str] | None = None) -> float:
-        args = ["resolve", target, "--json"]
-        for ident, value in (assign or {}).items():
-            args += ["--assign", f"{ident}={value}"]
-        for group, equation in (select or {}).items():
-            args += ["--select", f"{group}={equation}"]
-        result = cli(*args)
-        data = result.json()
-        assert data["status"] == "ok", (target, data.get("missing"), result.stdout[-2000:])
-        return data["value"]
-
-    return run
-
-
-def check(mismatches: list[str], label: str, value: float, expected: float, rel: float) -> None:
-    if relative_error(value, expected) > rel:
-        mismatches.append(f"{label}: got {value!r}, expected {expected!r} (rel. tol. {rel})")
 
 
 def test_nvlink_totals_h100_a100(resolve):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import relative_error
+from conftest import check, relative_error
 
 GB = 1e9
 GIB = 2**30
@@ -28,23 +28,6 @@ def resolve_json(cli):
         return result.json()
 
     return run
-
-
-@pytest.fixture(scope="module")
-def resolve(resolve_json):
-    """resolve(target, {id: value}, {group: equation}) -> value in the target's declared unit."""
-
-    def run(target: str, assign: dict[str, object] | None = None, select: dict[str, str] | None = None) -> float:
-        data = resolve_json(target, assign, select)
-        assert data["status"] == "ok", (target, data.get("missing"), data.get("errors"))
-        return data["value"]
-
-    return run
-
-
-def check(mismatches: list[str], label: str, value: float, expected: float, rel: float) -> None:
-    if relative_error(value, expected) > rel:
-        mismatches.append(f"{label}: got {value!r}, expected {expected!r} (rel. tol. {rel})")
 
 
 # HBM of three GPUs: stacks, enabled share of the channels, interface clock (double data rate)

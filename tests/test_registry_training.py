@@ -11,33 +11,10 @@ import math
 
 import pytest
 
-from conftest import relative_error
+from conftest import check, relative_error
 
 DAY = 86400.0
 HOUR = 3600.0
-
-
-@pytest.fixture(scope="module")
-def resolve(cli):
-    """resolve(target, {id: value}, {group: equation}) -> value in the target's declared unit."""
-
-    def run(target: str, assign: dict[str, object] | None = None, select: dict[str, str] | None = None) -> float:
-        args = ["resolve", target, "--json"]
-        for ident, value in (assign or {}).items():
-            args += ["--assign", f"{ident}={value}"]
-        for group, equation in (select or {}).items():
-            args += ["--select", f"{group}={equation}"]
-        result = cli(*args)
-        data = result.json()
-        assert data["status"] == "ok", (target, data.get("missing"), result.stdout[-2000:])
-        return data["value"]
-
-    return run
-
-
-def check(mismatches: list[str], label: str, value: float, expected: float, rel: float) -> None:
-    if relative_error(value, expected) > rel:
-        mismatches.append(f"{label}: got {value!r}, expected {expected!r} (rel. tol. {rel})")
 
 
 # Step time reduced to pure compute: the end-to-end estimates of Narayanan et al. assume
