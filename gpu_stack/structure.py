@@ -102,32 +102,10 @@ def analyse(equations: Sequence[str], unknowns: Sequence[str], incidence: Mappin
     for e in equations:
         for v in incidence[e]:
             eqs_of[v].append(e)
-    # under-determined: alternating paths from unmatched unknowns
-    free_vars = [v for v in unknowns if v not in var_to_eq]
-    under_v, under_e = set(free_vars), set()
-    queue = deque(free_vars)
-    while queue:
-        v = queue.popleft()
-        for e in eqs_of[v]:
-            if e not in under_e:
-                under_e.add(e)
-                w = matching.get(e)
-                if w is not None and w not in under_v:
-                    under_v.add(w)
-                    queue.append(w)
+    # under-determined: alternating paths from unmatched unknowns (any edge, then the matching)
+    under_v, under_e = _alternating_closure([v for v in unknowns if v not in var_to_eq], eqs_of, matching)
     # over-determined: alternating paths from unmatched equations
-    loose = [e for e in equations if e not in matching]
-    over_e, over_v = set(loose), set()
-    queue = deque(loose)
-    while queue:
-        e = queue.popleft()
-        for v in incidence[e]:
-            if v not in over_v:
-                over_v.add(v)
-                f = var_to_eq.get(v)
-                if f is not None and f not in over_e:
-                    over_e.add(f)
-                    queue.append(f)
+    over_e, over_v = _alternating_closure([e for e in equations if e not in matching], incidence, var_to_eq)
     structure.under_variables = [v for v in unknowns if v in under_v]
     structure.under_equations = [e for e in equations if e in under_e]
     structure.over_equations = [e for e in equations if e in over_e]
@@ -147,6 +125,26 @@ def analyse(equations: Sequence[str], unknowns: Sequence[str], incidence: Mappin
         members = sorted(condensed.nodes[node]["members"], key=equations.index)
         structure.blocks.append(Block(tuple(members), tuple(matching[e] for e in members)))
     return structure
+
+
+def _alternating_closure(starts: list[str], neighbours: Mapping[str, Sequence[str]],
+                         matched: Mapping[str, str]) -> tuple[set[str], set[str]]:
+    """Vertices reachable from `starts` by alternating paths: any edge out, the matching back.
+
+    Returns (the start side's vertices, the other side's vertices).
+    """
+    near, far = set(starts), set()
+    queue = deque(starts)
+    while queue:
+        node = queue.popleft()
+        for other in neighbours[node]:
+            if other not in far:
+                far.add(other)
+                back = matched.get(other)
+                if back is not None and back not in near:
+                    near.add(back)
+                    queue.append(back)
+    return near, far
 
 
 def _prefer_explicit(equations: list[str], unknowns: list[str], incidence: dict[str, list[str]],
