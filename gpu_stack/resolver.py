@@ -123,6 +123,8 @@ def resolve(registry: Registry, targets: Iterable[str], assignments: Mapping[str
     condensed = nx.condensation(graph)
     order = [v for node in nx.topological_sort(condensed) for v in sorted(condensed.nodes[node]["members"])]
 
+    implicit_only = {v for e in registry.active_equations(chosen) if e.defines is None for v in e.variables}
+
     def root_value(ident: str) -> float:
         return result.values[ident] * registry.factors[ident]
 
@@ -140,7 +142,7 @@ def resolve(registry: Registry, targets: Iterable[str], assignments: Mapping[str
             continue
         equation = defining.get(ident)
         if equation is None:
-            if any(ident in e.variables for e in registry.active_equations(chosen) if e.defines is None):
+            if ident in implicit_only:
                 result.errors[ident] = f"'{ident}' appears only in equations that define nothing; use 'gpu-stack solve'"
             else:
                 result.missing.add(ident)

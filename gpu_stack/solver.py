@@ -271,13 +271,14 @@ def _structure_item(formulation: Formulation, structure: Structure, *, optimizin
     else:
         under = structure.under_variables
         unpinned = [v for v in under if v in formulation.problem.free]
+    under_set = set(under)
     involved = [e[len(TARGET_PREFIX):] for e in structure.over_equations if e.startswith(TARGET_PREFIX)]
     conflicts = list(formulation.conflicts) + [f"target '{t}'" for t in involved]
     return StructureItem(
         equations=len(formulation.equations), unknowns=len(formulation.unknowns), blocks=len(structure.blocks),
         loops=[sorted(b.variables) for b in structure.blocks if len(b.variables) > 1],
         under_variables=under, over_equations=structure.over_equations,
-        missing_roots=[v for v in missing if v in under], unpinned_free=unpinned, conflicts=conflicts,
+        missing_roots=[v for v in missing if v in under_set], unpinned_free=unpinned, conflicts=conflicts,
     )
 
 

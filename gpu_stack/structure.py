@@ -92,7 +92,8 @@ def analyse(equations: Sequence[str], unknowns: Sequence[str], incidence: Mappin
     """
     equations = list(equations)
     unknowns = list(unknowns)
-    incidence = {e: [v for v in incidence[e] if v in set(unknowns)] for e in equations}
+    unknown_set = set(unknowns)
+    incidence = {e: [v for v in incidence[e] if v in unknown_set] for e in equations}
     # Seed with the defining direction: match explicit equations to the variable
     # they define first, so an audit-orderable system stays explicit.
     matching = _prefer_explicit(equations, unknowns, incidence, explicit or {})
@@ -121,8 +122,9 @@ def analyse(equations: Sequence[str], unknowns: Sequence[str], incidence: Mappin
             if source is not None and source != e and source in well_set:
                 graph.add_edge(source, e)
     condensed = nx.condensation(graph)
+    position = {e: i for i, e in enumerate(equations)}
     for node in nx.topological_sort(condensed):
-        members = sorted(condensed.nodes[node]["members"], key=equations.index)
+        members = sorted(condensed.nodes[node]["members"], key=position.__getitem__)
         structure.blocks.append(Block(tuple(members), tuple(matching[e] for e in members)))
     return structure
 
