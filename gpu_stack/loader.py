@@ -54,6 +54,20 @@ def line_of(text: str, key: str, value: str) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
+_ID_LINE = re.compile(r"^\s*id\s*=\s*[\"']([^\"']+)[\"']", re.M)
+
+
+def _id_lines(text: str) -> dict[str, int]:
+    """ID -> 1-based line of its `id = "…"`, in one pass over a file (first occurrence wins)."""
+    lines: dict[str, int] = {}
+    line, position = 1, 0
+    for match in _ID_LINE.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        lines.setdefault(match.group(1), line)
+    return lines
+
+
 def header_line(text: str, header: str) -> int | None:
     """1-based line of a TOML table header `[header]`."""
     pattern = re.compile(r"^\s*\[\s*" + re.escape(header) + r"\s*\]", re.M)
@@ -111,6 +125,7 @@ def read_layer(folder: Path) -> LayerFiles:
         if path == references_file:
             continue
         data, text = read_toml(path)
+        id_lines = _id_lines(text)
         for section, items in data.items():
             model = _SECTIONS.get(section)
             if model is None:
@@ -123,7 +138,7 @@ def read_layer(folder: Path) -> LayerFiles:
                 raise ParseError(f"'{section}' must be an array of tables: write [[{section}]]", file=path)
             for item in items:
                 ident = str(item.get("id", "")) if isinstance(item, dict) else ""
-                line = line_of(text, "id", ident) if ident else None
+                line = id_lines.get(ident) if ident else None
                 try:
                     entry = model(**{**item, "origin": Origin(file=str(path), line=line)})
                 except ValidationError as exc:

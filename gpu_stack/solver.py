@@ -18,6 +18,7 @@ its equation, never returned as an answer.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ctypes
 import io
 import math
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import casadi as ca
+import networkx as nx
 import numpy as np
 
 from .casadi_export import defining_value, residual, to_casadi
@@ -370,32 +372,84 @@ def compile_blocks(formulation: Formulation, structure: Structure) -> CompiledBl
                 known[v] = defining_value(registry, equation, known.__getitem__)
                 continue
         newton_blocks.append(list(block.variables))
-        z = ca.SX.sym(f"z{index}", len(block.variables))
-        z_parts = ca.vertsplit(z)
-        outside = []
-        for e in block.equations:
-            names = [e] if e.startswith(TARGET_PREFIX) else []
-            names += registry.equations[e].variables if e in registry.equations else \
-                [e[len(TARGET_PREFIX):]]
-            for name in names:
-                if name not in block.variables and name not in outside:
-                    outside.append(name)
+        outside = _block_inputs(formulation, block)
         q = ca.SX.sym(f"q{index}", len(outside))
-        q_parts = ca.vertsplit(q) if outside else []
-        local: dict[str, Any] = dict(zip(outside, q_parts))
-        for v, part in zip(block.variables, z_parts):
+        local: dict[str, Any] = dict(zip(outside, ca.vertsplit(q) if outside else []))
+        torn = _tearing(formulation, block)
+        # Tearing: when the block is an inverted explicit chain (free inputs in, targets out),
+        # Newton iterates on the free inputs only and the chain is evaluated inside.
+        unknowns = torn[0] if torn else list(block.variables)
+        z = ca.SX.sym(f"z{index}", len(unknowns))
+        for v, part in zip(unknowns, ca.vertsplit(z)):
             local[v] = part * formulation.scale[v]
-        res = [(_residual_expr(formulation, e, local.__getitem__)) / scales[e] for e in block.equations]
+        residual_equations = list(block.equations)
+        if torn:
+            _, residual_equations, order = torn
+            for e in order:
+                equation = registry.equations[e]
+                local[equation.defines] = defining_value(registry, equation, local.__getitem__)
+        res = [_residual_expr(formulation, e, local.__getitem__) / scales[e] for e in residual_equations]
         g = ca.Function(f"block{index}", [z, q], [ca.vertcat(*res)])
         finder = ca.rootfinder(f"newton{index}", "newton", g,
                                {"abstol": 1e-12, "max_iter": 60, "error_on_fail": False})
-        z0 = ca.vertcat(*[start_of[v] / formulation.scale[v] for v in block.variables])
-        solution = finder(z0, ca.vertcat(*[known[name] for name in outside]) if outside else ca.DM())
+        z0 = ca.vertcat(*[start_of[v] / formulation.scale[v] for v in unknowns])
+        q_values = ca.vertcat(*[known[name] for name in outside]) if outside else ca.DM()
+        solution = finder(z0, q_values)
+        chain = ca.Function(f"chain{index}", [z, q], [ca.vertcat(*[local[v] for v in block.variables])])
+        values = chain(solution, q_values)
         for i, v in enumerate(block.variables):
-            known[v] = solution[i] * formulation.scale[v]
+            known[v] = values[i]
     outputs = ca.vertcat(*[known[v] for v in formulation.unknowns]) if formulation.unknowns else ca.MX()
     function = ca.Function("solve", [P, X0], [outputs], ["p", "x0"], ["x"])
     return CompiledBlocks(function, _residual_function(formulation, scales), newton_blocks)
+
+
+def _block_inputs(formulation: Formulation, block: Any) -> list[str]:
+    """Known names a block reads: variables solved earlier, parameters, target values."""
+    registry = formulation.registry
+    inside = set(block.variables)
+    outside: dict[str, None] = {}
+    for e in block.equations:
+        names = [e, e[len(TARGET_PREFIX):]] if e.startswith(TARGET_PREFIX) else registry.equations[e].variables
+        for name in names:
+            if name not in inside:
+                outside.setdefault(name, None)
+    return list(outside)
+
+
+def _tearing(formulation: Formulation, block: Any) -> tuple[list[str], list[str], list[str]] | None:
+    """(tear variables, residual equations, explicit order) when a block can be torn, else None.
+
+    A block can be torn when its free variables match its target equations one to one and
+    every other equation defines its own variable explicitly, without a cycle among them.
+    """
+    registry = formulation.registry
+    tears = [v for v in block.variables if v in formulation.problem.free]
+    targets = [e for e in block.equations if e.startswith(TARGET_PREFIX)]
+    if not tears or len(tears) != len(targets):
+        return None
+    others = [e for e in block.equations if not e.startswith(TARGET_PREFIX)]
+    produced: dict[str, str] = {}
+    for e in others:
+        equation = registry.equations.get(e)
+        v = formulation.explicit.get(e)
+        if equation is None or equation.defines != v or v not in block.variables or v in tears \
+                or v in equation.inputs:
+            return None
+        produced[v] = e
+    if set(produced) | set(tears) != set(block.variables):
+        return None
+    graph = nx.DiGraph()
+    graph.add_nodes_from(others)
+    for e in others:
+        for u in registry.equations[e].inputs:
+            if u in produced:
+                graph.add_edge(produced[u], e)
+    try:
+        order = list(nx.topological_sort(graph))
+    except nx.NetworkXUnfeasible:
+        return None
+    return tears, targets, order
 
 
 def _residual_function(formulation: Formulation, scales: dict[str, float]) -> ca.Function:
@@ -562,10 +616,8 @@ def _values(formulation: Formulation, x: np.ndarray) -> dict[str, ValueItem]:
 
 def solve_problem(registry: Registry, problem: Problem) -> SolveResult:
     """Solve, invert or optimize a problem; the status says how it ended."""
-    formulation = formulate(registry, problem)
     optimizing = problem.objective is not None
-    structure = structure_of(formulation)
-    item = _structure_item(formulation, structure, optimizing=optimizing)
+    formulation, structure, item = _analysed(registry, problem, optimizing)
     result = SolveResult(status="ok", problem=problem.name, structure=item)
     if item.conflicts or structure.over_equations:
         result.status = "overdetermined"
@@ -593,6 +645,7 @@ def solve_problem(registry: Registry, problem: Problem) -> SolveResult:
             result.message = problem_text
             return result
         _fill(result, formulation, x)
+        formulation.start.update(zip(formulation.unknowns, (float(v) for v in x)))  # warm start next time
         loops = len(compiled.newton_blocks)
         result.message = (f"solved {len(formulation.equations)} equations in {len(structure.blocks)} blocks"
                           + (f" ({loops} by Newton)" if loops else ""))
@@ -654,6 +707,34 @@ def solve_problem(registry: Registry, problem: Problem) -> SolveResult:
     return result
 
 
+def _problem_shape(registry: Registry, problem: Problem) -> tuple:
+    """What fixes a question's formulation: everything but the assigned and target values."""
+    return (tuple(sorted(registry.select(problem.select).items())), tuple(sorted(problem.assign)),
+            tuple(problem.targets), tuple(sorted(problem.free.items())),
+            (problem.objective.sense, problem.objective.text) if problem.objective else None,
+            tuple(c.text for c in problem.constraints), tuple(problem.outputs))
+
+
+def _analysed(registry: Registry, problem: Problem, optimizing: bool) -> tuple[Formulation, Structure, StructureItem]:
+    """Formulation and structure of a problem, reused across calls of the same shape.
+
+    A repeated question (new values, same shape) keeps the cone, the matching and the
+    compiled functions; only the parameter values change, and the last solution is the
+    starting point.
+    """
+    cache = _cache(registry)
+    key = ("shape", _problem_shape(registry, problem))
+    hit = cache.get(key)
+    if hit is None:
+        formulation = formulate(registry, problem)
+        structure = structure_of(formulation)
+        hit = cache[key] = (formulation, structure, _structure_item(formulation, structure, optimizing=optimizing))
+        return hit
+    formulation, structure, item = hit
+    fixed = {k: a.value for k, a in problem.assign.items() if k not in problem.free}
+    return dataclasses.replace(formulation, problem=problem, fixed=fixed), structure, item
+
+
 def _objective_unit(formulation: Formulation) -> tuple[str, float]:
     node = formulation.problem.objective.node  # type: ignore[union-attr]
     if isinstance(node, Var) and node.id in formulation.registry.variables:
@@ -680,12 +761,12 @@ def _fill(result: SolveResult, formulation: Formulation, x: np.ndarray) -> None:
         from .scenarios import Assignment
         for v in formulation.problem.free:
             assign[v] = Assignment(v, values[v].value, values[v].unit, "solve", "solve")
-        audit = resolve(formulation.registry, [o for o in outputs if o not in values], assign,
-                        formulation.selection)
+        rest = [o for o in outputs if o not in values]
+        audit = resolve(formulation.registry, rest, assign, formulation.selection) if rest else None
         for o in outputs:
             if o in values:
                 result.outputs[o] = values[o]
-            elif o in audit.values:
+            elif audit is not None and o in audit.values:
                 result.outputs[o] = ValueItem(value=audit.values[o], unit=formulation.registry.variables[o].unit)
 
 
