@@ -353,8 +353,12 @@ def _residual_expr(formulation: Formulation, equation_id: str, symbol_of: Any) -
     return residual(registry, registry.equations[equation_id], symbol_of)
 
 
-def compile_blocks(formulation: Formulation, structure: Structure) -> CompiledBlocks:
-    """Build the block-triangular solve as one CasADi function."""
+def compile_blocks(formulation: Formulation, structure: Structure, *, line_search: bool = False) -> CompiledBlocks:
+    """Build the block-triangular solve as one CasADi function.
+
+    Newton takes full steps by default (fast, and right for near-linear blocks);
+    `line_search=True` builds the damped variant that `solve_problem` falls back on.
+    """
     registry = formulation.registry
     P = ca.MX.sym("p", len(formulation.params))
     X0 = ca.MX.sym("x0", len(formulation.unknowns))
@@ -391,7 +395,8 @@ def compile_blocks(formulation: Formulation, structure: Structure) -> CompiledBl
         res = [_residual_expr(formulation, e, local.__getitem__) / scales[e] for e in residual_equations]
         g = ca.Function(f"block{index}", [z, q], [ca.vertcat(*res)])
         finder = ca.rootfinder(f"newton{index}", "newton", g,
-                               {"abstol": 1e-12, "max_iter": 60, "error_on_fail": False})
+                               {"abstol": 1e-12, "max_iter": 100, "error_on_fail": False,
+                                "line_search": line_search})
         z0 = ca.vertcat(*[start_of[v] / formulation.scale[v] for v in unknowns])
         q_values = ca.vertcat(*[known[name] for name in outside]) if outside else ca.DM()
         solution = finder(z0, q_values)
@@ -631,14 +636,17 @@ def solve_problem(registry: Registry, problem: Problem) -> SolveResult:
     x0 = [formulation.start[v] for v in formulation.unknowns]
     cache = _cache(registry)
     if not optimizing:
-        key = _signature(formulation, "blocks")
-        compiled = cache.get(key)
-        if compiled is None:
-            compiled = cache[key] = compile_blocks(formulation, structure)
-        with quiet_stdout():
-            x = np.array(compiled.function(p, x0)).ravel()
+        for line_search in (False, True):  # full Newton steps first, damped ones if they fail
+            key = _signature(formulation, "blocks" if not line_search else "blocks-damped")
+            compiled = cache.get(key)
+            if compiled is None:
+                compiled = cache[key] = compile_blocks(formulation, structure, line_search=line_search)
+            with quiet_stdout():
+                x = np.array(compiled.function(p, x0)).ravel()
+            problem_text = _check(formulation, x, p, compiled.residuals)
+            if not problem_text or not compiled.newton_blocks:
+                break
         result.solver = "newton" if compiled.newton_blocks else "explicit"
-        problem_text = _check(formulation, x, p, compiled.residuals)
         result.residual_max = _max_residual(compiled.residuals, formulation, x, p)
         if problem_text:
             result.status = "failed"
