@@ -196,3 +196,13 @@ def test_straight_line_and_crf_agree_at_zero_rate_limit(cli):
                          select=("econ.amort.it.annual_charge=econ.eq.it_annual_charge_crf",))
     assert relative_error(straight, 160_000.0) < 1e-12
     assert relative_error(crf, straight) < 1e-6
+
+
+def test_gpt3_emissions_patterson2021(cli):
+    """Patterson et al. 2021 Table 4, GPT-3: 1,287 MWh at 429 gCO2e/kWh → 552 tCO2e
+    (1,287,000 kWh × 0.429 kg/kWh = 552,123 kg). Through econ.eq.run_emissions."""
+    data = cli("resolve", "econ.run.emissions", "--assign", "econ.run.energy=1287 MWh",
+               "--assign", "econ.carbon.intensity=429 g/kWh", "--json").json()
+    assert data["status"] == "ok" and data["unit"] == "kg"
+    assert abs(data["value"] - 552_123) / 552_123 < 1e-9
+    assert round(data["value"] / 1000) == 552
