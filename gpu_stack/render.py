@@ -173,7 +173,7 @@ def render_explain(console: Console, info: dict[str, Any]) -> None:
     table.add_column("key", style="bold")
     table.add_column("value")
     for key, value in info.items():
-        if key in skip or value in (None, [], "", {}):
+        if key in skip or value in (None, [], "", {}) or value is False:
             continue
         if key == "defined_by":
             value = "\n".join(f"{d['id']}{' (active)' if d['active'] else ''}: {d['eq']}" for d in value)

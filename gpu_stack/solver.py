@@ -711,7 +711,8 @@ def solve_problem(registry: Registry, problem: Problem) -> SolveResult:
                 * row.unit_factor / (scale * obj_factor)
             result.multipliers[row.id] = shadow
             result.multiplier_units[row.id] = f"{obj_unit} per {row.unit}"
-    result.message = f"{compiled_nlp.name}: {status_text} after {result.iterations} iterations"
+    result.message = f"{compiled_nlp.name}: {status_text}" + \
+        (f" after {result.iterations} iterations" if result.iterations else "")
     return result
 
 
