@@ -6,15 +6,10 @@ from typing import Iterable
 
 from .registry import Registry
 from .reports import ConstraintItem, ResolveReport, ScenarioReport, TargetItem, TraceItem
-from .resolver import Resolution, check_constraints, resolve
+from .resolver import check_constraints, resolve
 from .scenarios import Question, Scenario
 
 __all__ = ["resolve_report", "scenario_report"]
-
-
-def _status(resolution: Resolution, target: str) -> str:
-    status = resolution.status(target)
-    return status
 
 
 def resolve_report(registry: Registry, target: str, question: Question, *,
@@ -22,7 +17,7 @@ def resolve_report(registry: Registry, target: str, question: Question, *,
     """Resolve one target and report value, trace, missing roots and checks."""
     registry.require_variable(target)
     resolution = resolve(registry, [target], question.assign, question.select)
-    status = _status(resolution, target)
+    status = resolution.status(target)
     checks = [c for c in resolution.checks]
     if constraints:
         checks += check_constraints(registry, resolution)

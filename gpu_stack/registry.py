@@ -76,6 +76,9 @@ class Registry:
         self.problems: list[InputError] = []
         self.unit_checked: set[str] = set()
         self._owner: dict[str, str] = {}              # ID -> kind, to refuse cross-kind clashes
+        self._raw_equations: dict[str, Equation] = {}  # as read, before parsing and unit checks
+        self._raw_constraints: dict[str, Constraint] = {}
+        self.units: Any = None                        # the UnitSystem, set by load()
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -137,9 +140,6 @@ class Registry:
                 "equation": self._raw_equations, "constraint": self._raw_constraints}[kind][ident]
 
     def _add_layer(self, layer: Any) -> None:
-        if not hasattr(self, "_raw_equations"):
-            self._raw_equations: dict[str, Equation] = {}
-            self._raw_constraints: dict[str, Constraint] = {}
         for reference in layer.references:
             if reference.key in self.references and not reference.replace:
                 self._problem(RegistryError(f"duplicate reference key '{reference.key}'",

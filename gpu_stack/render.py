@@ -194,18 +194,23 @@ def render_explain(console: Console, info: dict[str, Any]) -> None:
         console.print(line, style="dim", overflow="fold")
 
 
+def _value_table(heading: str, items: dict[str, Any]) -> Table:
+    """IDs with their values and units, aligned."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column(heading)
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for ident, item in items.items():
+        table.add_row(ident, fmt(item.value), item.unit)
+    return table
+
+
 def render_solve(console: Console, result: Any) -> None:
     """A solve result: status, free variables, objective, constraints, outputs."""
     head = Text.assemble(("solve ", "bold"), status_text(result.status), f"  {result.message}")
     console.print(head)
     if result.free:
-        table = Table(box=None, header_style="bold", pad_edge=False, title=None)
-        table.add_column("free variable")
-        table.add_column("value", justify="right")
-        table.add_column("unit")
-        for ident, item in result.free.items():
-            table.add_row(ident, fmt(item.value), item.unit)
-        console.print(table)
+        console.print(_value_table("free variable", result.free))
     if result.objective is not None:
         console.print(f"objective = {fmt(result.objective)} {result.objective_unit}")
     if result.active_constraints:
@@ -219,13 +224,7 @@ def render_solve(console: Console, result: Any) -> None:
     if result.conflicting_constraints:
         console.print("conflicting: " + ", ".join(result.conflicting_constraints), style="red")
     if result.outputs:
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        table.add_column("output")
-        table.add_column("value", justify="right")
-        table.add_column("unit")
-        for ident, item in result.outputs.items():
-            table.add_row(ident, fmt(item.value), item.unit)
-        console.print(table)
+        console.print(_value_table("output", result.outputs))
 
 
 def render_sensitivity(console: Console, report: Any, limit: int | None = None) -> None:

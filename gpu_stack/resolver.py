@@ -14,7 +14,6 @@ from typing import Iterable, Mapping
 
 import networkx as nx
 
-from .errors import UnknownIdError
 from .expressions import FLOAT_OPS, evaluate
 from .graph import upstream, variable_graph
 from .registry import Registry

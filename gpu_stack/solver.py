@@ -36,7 +36,7 @@ from .errors import ProblemError
 from .expressions import Compare, Var, Num, variables
 from .graph import upstream
 from .problems import FreeSpec, Problem
-from .registry import CompiledEquation, Registry
+from .registry import Registry
 from .reports import SolveResult, StructureItem, ValueItem
 from .resolver import resolve
 from .structure import Structure, analyse, covers
@@ -115,9 +115,6 @@ class Formulation:
     start: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
     integer: dict[str, bool] = field(default_factory=dict)
-
-    def equation(self, ident: str) -> CompiledEquation | None:
-        return self.registry.equations.get(ident)
 
     def param_values(self) -> list[float]:
         values = []
@@ -257,11 +254,11 @@ def _starting_point(formulation: Formulation) -> None:
 
 
 def structure_of(formulation: Formulation) -> Structure:
+    """Match and decompose a formulated question (defining directions preferred)."""
     return analyse(formulation.equations, formulation.unknowns, formulation.incidence, formulation.explicit)
 
 
 def _structure_item(formulation: Formulation, structure: Structure, *, optimizing: bool) -> StructureItem:
-    registry = formulation.registry
     defined = {formulation.explicit[e] for e in formulation.equations if e in formulation.explicit}
     implicit_vars = {v for e in formulation.equations if e not in formulation.explicit for v in formulation.incidence[e]}
     missing = [v for v in formulation.unknowns if v not in defined and v not in formulation.problem.free

@@ -7,9 +7,8 @@ Mismatches are collected and asserted once per test.
 
 from __future__ import annotations
 
-import pytest
 
-from conftest import check, relative_error
+from conftest import check
 
 # GPT-2/3-style block (openai/gpt-2 src/model.py; Brown et al. 2020 §2.1 "same model and
 # architecture as GPT-2"): plain 4d GELU MLP, learned positions, head tied to the token

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import check, relative_error
+from conftest import check
 
 H200 = "hardware.h200_sxm_measured"
 H100 = "hardware.h100_sxm_measured"

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 
-import pytest
 
-from conftest import check, relative_error
+from conftest import check
 
 C = 299_792_458.0  # m/s, CODATA (exact)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import check, relative_error
+from conftest import check
 
 GB = 1e9
 GIB = 2**30
