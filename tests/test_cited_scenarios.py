@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REPO, relative_error
 
-RUNS = ("runs.llama3_405b_h100_calibrated", "runs.bloom_176b_a100")
+RUNS = ("runs.llama3_405b_h100_calibrated", "runs.bloom_176b_a100_calibrated")
 HEADLINES = ("econ.cost.per_token", "training.tokens_per_sec", "training.wallclock", "training.gpu_hours",
              "econ.run.energy", "econ.run.emissions", "training.mfu", "training.mfu_run")
 DAY = 86_400.0
@@ -76,7 +76,7 @@ def _chain(path: Path) -> list[Path]:
 MINE = ("site", "node", "workload", "runs")  # the pack folders of these runs; hardware/ is another area's
 
 
-@pytest.mark.parametrize("run", ["llama3_405b_h100", "llama3_405b_h100_calibrated", "bloom_176b_a100"])
+@pytest.mark.parametrize("run", ["llama3_405b_h100", "llama3_405b_h100_calibrated", "bloom_176b_a100", "bloom_176b_a100_calibrated"])
 def test_cited_values_carry_sources_and_assumptions_only_fill_gaps(run):
     """Every value of a cited pack is a table with a source that is not an assumption; every value of a
     synthetic pack of these runs says 'assumption: why'; no assumption overrides a cited or measured
@@ -114,10 +114,10 @@ def _gap(value: float, published: float) -> float:
 def test_headlines_against_published_figures(cli, reports, record_property):
     """Asserted: what the model reproduces (tolerance next to each). Recorded: every gap."""
     llama = values(reports["runs.llama3_405b_h100_calibrated"])
-    bloom = values(reports["runs.bloom_176b_a100"])
+    bloom = values(reports["runs.bloom_176b_a100_calibrated"])
     llama_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.llama3_405b_h100_calibrated")
-    bloom_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.bloom_176b_a100")
-    bloom_intensity = resolve(cli, "econ.carbon.intensity", "--preset", "runs.bloom_176b_a100")  # kg/kWh
+    bloom_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.bloom_176b_a100_calibrated")
+    bloom_intensity = resolve(cli, "econ.carbon.intensity", "--preset", "runs.bloom_176b_a100_calibrated")  # kg/kWh
     bloom_gpu_energy = bloom_gpu_power / 1000 * bloom["training.gpu_hours"]                     # kWh
 
     # (scenario, output, model value, published value, source, tolerance or None = record only)
