@@ -44,12 +44,12 @@ os.environ.setdefault("OPENMDAO_REPORTS", "0")
 import casadi as ca  # noqa: E402
 import numpy as np  # noqa: E402
 
-import gpu_stack.solver as S  # noqa: E402
-from gpu_stack.graph import downstream  # noqa: E402
-from gpu_stack.problems import inline_problem  # noqa: E402
-from gpu_stack.registry import Registry, load_registry  # noqa: E402
-from gpu_stack.scenarios import load_scenario  # noqa: E402
-from gpu_stack.solver import solve_problem  # noqa: E402
+import gpu_stack.solver.solve as S  # noqa: E402
+from gpu_stack.audit.graph import downstream  # noqa: E402
+from gpu_stack.model.problems import inline_problem  # noqa: E402
+from gpu_stack.model.registry import Registry, load_registry  # noqa: E402
+from gpu_stack.model.scenarios import load_scenario  # noqa: E402
+from gpu_stack.solver.solve import solve_problem  # noqa: E402
 
 from synthetic import FINAL, write_synthetic  # noqa: E402
 from translate import forward_model, forward_program  # noqa: E402
@@ -287,7 +287,7 @@ def fixture_section(registry: Registry, args: argparse.Namespace, work: Path) ->
     opt_problem = questions["optimize"]
     opt_fixed = {k: a.value for k, a in opt_problem.assign.items()}
     opt_nodes = [c.node for c in opt_problem.constraints]
-    from gpu_stack.expressions import variables as node_variables
+    from gpu_stack.model.expressions import variables as node_variables
     opt_outputs = list(dict.fromkeys([TARGET] + [v for n in opt_nodes for v in node_variables(n)
                                                 if v not in opt_fixed]))
     opt_model = forward_model(registry, selection, list(opt_fixed), opt_outputs)
@@ -347,7 +347,7 @@ def fixture_section(registry: Registry, args: argparse.Namespace, work: Path) ->
     opt_program = forward_program(opt_model)
     con_node = opt_nodes[0]
     # the constraint as g >= 0 (base units, / 500 W), from the same translation
-    from gpu_stack.expressions import Binary
+    from gpu_stack.model.expressions import Binary
     g_node = Binary("-", con_node.left, con_node.right) if con_node.op in (">", ">=") else \
         Binary("-", con_node.right, con_node.left)
     constraint = python_expression(registry, g_node, 500.0)
@@ -540,7 +540,7 @@ def structure_comparison(formulation: Any) -> dict[str, float]:
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import maximum_bipartite_matching
 
-    from gpu_stack import structure as ST
+    from gpu_stack.solver import structure as ST
 
     equations, unknowns = list(formulation.equations), list(formulation.unknowns)
     known = set(unknowns)

@@ -18,7 +18,7 @@ import graphlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from gpu_stack.expressions import Node, evaluate
+from gpu_stack.model.expressions import Node, evaluate
 
 __all__ = ["Code", "Translator", "ForwardModel", "forward_model", "ForwardProgram", "forward_program"]
 

@@ -8,11 +8,11 @@ so this script does the printing.
 from __future__ import annotations
 
 from gpu_stack import load_registry
-from gpu_stack.audit import resolve_report
-from gpu_stack.problems import inline_problem
-from gpu_stack.scenarios import compose, load_scenario
-from gpu_stack.sensitivity import sensitivity
-from gpu_stack.solver import solve_problem
+from gpu_stack.audit.report import resolve_report
+from gpu_stack.model.problems import inline_problem
+from gpu_stack.model.scenarios import compose, load_scenario
+from gpu_stack.solver.sensitivity import sensitivity
+from gpu_stack.solver.solve import solve_problem
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ The data flow is the architecture: files → models (`models`, `loader`) →
 analysis and CasADi solve → reports (`reports`, rendered by the CLI).
 """
 
-from .errors import GpuStackError, InputError
-from .registry import Registry, load_registry
+from gpu_stack.errors import GpuStackError, InputError
+from gpu_stack.model.registry import Registry, load_registry
 
 __all__ = ["Registry", "load_registry", "GpuStackError", "InputError", "__version__"]
 __version__ = "0.1.0"

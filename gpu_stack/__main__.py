@@ -1,3 +1,3 @@
-from .cli import main
+from gpu_stack.interface.cli import main
 
 main()

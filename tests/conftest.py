@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gpu_stack.cli import app
-from gpu_stack.registry import Registry, load_registry
+from gpu_stack.interface.cli import app
+from gpu_stack.model.registry import Registry, load_registry
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpu_stack.errors import ExpressionError, UnitError
-from gpu_stack.expressions import (FLOAT_OPS, Binary, Call, Num, Unary, Var, dimension, evaluate,
+from gpu_stack.model.expressions import (FLOAT_OPS, Binary, Call, Num, Unary, Var, dimension, evaluate,
                                    parse_condition, parse_equation, parse_expression, variables)
 
 

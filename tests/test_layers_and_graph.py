@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gpu_stack.graph import family, loops, roots, upstream
-from gpu_stack.registry import Registry
-from gpu_stack.resolver import resolve
+from gpu_stack.audit.graph import family, loops, roots, upstream
+from gpu_stack.model.registry import Registry
+from gpu_stack.audit.resolver import resolve
 
 USER_LAYER = '''
 [[variable]]

@@ -145,9 +145,9 @@ def test_elasticities_of_a_power_law(toy):
 
 
 def test_derivatives_match_finite_differences(registry):
-    from gpu_stack.scenarios import compose
-    from gpu_stack.sensitivity import sensitivity
-    from gpu_stack.resolver import resolve
+    from gpu_stack.model.scenarios import compose
+    from gpu_stack.solver.sensitivity import sensitivity
+    from gpu_stack.audit.resolver import resolve
     question = compose(registry, ["dense_training_cost_fixture"])
     report = sensitivity(registry, "econ.cost.per_token", question)
     assert report.value == pytest.approx(3.000078e-06, rel=1e-12)

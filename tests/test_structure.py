@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gpu_stack.structure import analyse, covers
+from gpu_stack.solver.structure import analyse, covers
 
 
 def test_over_and_under_parts():

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import ExpressionError, InputError, RegistryError, UnitError, UnknownIdError
-from .expressions import Compare, Node, Num, Var, dimension, parse_condition, parse_equation, variables, walk
-from .loader import read_layer
-from .models import Constant, Constraint, Equation, Reference, Variable, ref_key
-from .paths import builtin_registry
+from gpu_stack.errors import ExpressionError, InputError, RegistryError, UnitError, UnknownIdError
+from gpu_stack.model.expressions import Compare, Node, Num, Var, dimension, parse_condition, parse_equation, variables, walk
+from gpu_stack.model.loader import read_layer
+from gpu_stack.model.entries import Constant, Constraint, Equation, Reference, Variable, ref_key
+from gpu_stack.model.paths import builtin_registry
 
 __all__ = ["Registry", "CompiledEquation", "CompiledConstraint", "load_registry", "HARD_CODED_FACTORS"]
 
@@ -84,7 +84,7 @@ class Registry:
     @classmethod
     def load(cls, paths: Iterable[str | Path] | None = None, *, strict: bool = True) -> "Registry":
         """Load registry layers; `None` or 'builtin' means the shipped registry."""
-        from .units import unit_system
+        from gpu_stack.model.units import unit_system
 
         folders = [builtin_registry() if str(p) == "builtin" else Path(p) for p in (paths or ["builtin"])]
         layers = [read_layer(folder) for folder in folders]
@@ -245,7 +245,7 @@ class Registry:
             left = dimension(lhs, self._dims, self.units)
             right = dimension(rhs, self._dims, self.units)
             if left != right:
-                from .units import format_dims
+                from gpu_stack.model.units import format_dims
                 raise UnitError(f"left side is {format_dims(left)} but right side is {format_dims(right)}")
             if valid is not None:
                 dimension(valid, self._dims, self.units)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import networkx as nx
 
-from .graph import boundary_of, family, roots, upstream, variable_graph
-from .registry import Registry
-from .reports import DebtFamily, DebtRoot, RootDebtReport
-from .scenarios import Question
+from gpu_stack.audit.graph import boundary_of, family, roots, upstream, variable_graph
+from gpu_stack.model.registry import Registry
+from gpu_stack.reports import DebtFamily, DebtRoot, RootDebtReport
+from gpu_stack.core import Question
 
 __all__ = ["root_debt"]
 

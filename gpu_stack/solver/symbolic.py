@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import casadi as ca
 
-from .expressions import Node, evaluate
-from .registry import CompiledEquation, Registry
+from gpu_stack.model.expressions import Node, evaluate
+from gpu_stack.model.registry import CompiledEquation, Registry
 
 __all__ = ["CASADI_OPS", "to_casadi", "residual", "defining_value"]
 

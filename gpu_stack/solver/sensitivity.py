@@ -10,12 +10,12 @@ from __future__ import annotations
 import casadi as ca
 import numpy as np
 
-from .errors import ProblemError
-from .problems import Problem
-from .registry import Registry
-from .reports import SensitivityReport, SensitivityRoot
-from .scenarios import Question
-from .solver import _check, compile_forward, quiet_stdout
+from gpu_stack.errors import ProblemError
+from gpu_stack.model.problems import Problem
+from gpu_stack.model.registry import Registry
+from gpu_stack.reports import SensitivityReport, SensitivityRoot
+from gpu_stack.core import Question
+from gpu_stack.solver.solve import _check, compile_forward, quiet_stdout
 
 __all__ = ["sensitivity"]
 

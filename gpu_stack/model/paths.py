@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["builtin_registry", "builtin_scenarios", "builtin_problems"]
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # gpu_stack/
 
 
 def _data_folder(name: str) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pint
 
-from .errors import UnitError
+from gpu_stack.errors import UnitError
 
 __all__ = ["UnitSystem", "unit_system"]
 

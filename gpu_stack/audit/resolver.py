@@ -14,10 +14,10 @@ from typing import Iterable, Mapping
 
 import networkx as nx
 
-from .expressions import FLOAT_OPS, evaluate
-from .graph import upstream, variable_graph
-from .registry import Registry
-from .scenarios import Assignment
+from gpu_stack.model.expressions import FLOAT_OPS, evaluate
+from gpu_stack.audit.graph import upstream, variable_graph
+from gpu_stack.model.registry import Registry
+from gpu_stack.core import Assignment
 
 __all__ = ["TraceStep", "Resolution", "resolve", "check_constraints", "ConstraintCheck"]
 
@@ -184,7 +184,7 @@ def resolve(registry: Registry, targets: Iterable[str], assignments: Mapping[str
 
 
 def _constants_of(registry: Registry, equation) -> list[str]:
-    from .expressions import variables
+    from gpu_stack.model.expressions import variables
     return [v for v in variables(equation.rhs) if v in registry.constants]
 
 
@@ -198,7 +198,7 @@ def _math_message(exc: Exception) -> str:
 
 def _check(registry: Registry, ident: str, text: str, condition, value_of, result: Resolution,
            kind: str) -> ConstraintCheck:
-    from .expressions import variables
+    from gpu_stack.model.expressions import variables
     needed = [v for v in variables(condition) if v in registry.variables]
     if any(v not in result.values for v in needed):
         return ConstraintCheck(ident, text, "unresolved", kind=kind)

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ExpressionError, ProblemError, UnitError, UnknownIdError
-from .expressions import Compare, Node, dimension, parse_condition, parse_expression, variables
-from .loader import read_toml
-from .registry import Registry
-from .scenarios import Assignment, Scenario, load_scenario, merge, parse_assign_option, parse_value
+from gpu_stack.errors import ExpressionError, ProblemError, UnitError, UnknownIdError
+from gpu_stack.model.expressions import Compare, Node, dimension, parse_condition, parse_expression, variables
+from gpu_stack.model.loader import read_toml
+from gpu_stack.model.registry import Registry
+from gpu_stack.core import Assignment, Scenario
+from gpu_stack.model.scenarios import load_scenario, merge, parse_assign_option, parse_value
 
 __all__ = ["FreeSpec", "Objective", "ProblemConstraint", "Problem", "load_problem", "inline_problem"]
 
@@ -154,7 +155,7 @@ def load_problem(registry: Registry, path: str | Path) -> Problem:
     """Read a problem file (scenario paths relative to it)."""
     path = Path(path)
     if not path.is_file():
-        from .paths import builtin_problems
+        from gpu_stack.model.paths import builtin_problems
         named = builtin_problems() / (str(path).removeprefix("problems.") + ".toml")
         if named.is_file():
             path = named

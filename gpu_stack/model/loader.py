@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ParseError
-from .models import Constant, Constraint, Equation, Origin, Reference, Variable
+from gpu_stack.errors import ParseError
+from gpu_stack.model.entries import Constant, Constraint, Equation, Origin, Reference, Variable
 
 __all__ = ["LayerFiles", "read_toml", "read_layer", "line_of", "describe_validation_error"]
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .reports import ResolveReport, RootDebtReport, ScenarioReport, StatsReport, VerifyReport
+from gpu_stack.reports import ResolveReport, RootDebtReport, ScenarioReport, StatsReport, VerifyReport
 
 __all__ = ["fmt", "render_resolve", "render_scenario", "render_stats", "render_root_debt", "render_verify",
            "render_explain"]

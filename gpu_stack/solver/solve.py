@@ -31,15 +31,16 @@ import casadi as ca
 import networkx as nx
 import numpy as np
 
-from .casadi_export import defining_value, residual, to_casadi
-from .errors import ProblemError
-from .expressions import Compare, Var, Num, variables
-from .graph import upstream
-from .problems import FreeSpec, Problem
-from .registry import Registry
-from .reports import SolveResult, StructureItem, ValueItem
-from .resolver import resolve
-from .structure import Structure, analyse, covers
+from gpu_stack.solver.symbolic import defining_value, residual, to_casadi
+from gpu_stack.core import Assignment
+from gpu_stack.errors import ProblemError
+from gpu_stack.model.expressions import Compare, Var, Num, variables
+from gpu_stack.audit.graph import upstream
+from gpu_stack.model.problems import FreeSpec, Problem
+from gpu_stack.model.registry import Registry
+from gpu_stack.reports import SolveResult, StructureItem, ValueItem
+from gpu_stack.audit.resolver import resolve
+from gpu_stack.solver.structure import Structure, analyse, covers
 
 __all__ = ["Formulation", "formulate", "solve_problem", "quiet_stdout", "compile_forward"]
 
@@ -764,7 +765,6 @@ def _fill(result: SolveResult, formulation: Formulation, x: np.ndarray) -> None:
     outputs = formulation.problem.outputs
     if outputs:
         assign = dict(formulation.problem.assign)
-        from .scenarios import Assignment
         for v in formulation.problem.free:
             assign[v] = Assignment(v, values[v].value, values[v].unit, "solve", "solve")
         rest = [o for o in outputs if o not in values]

@@ -8,47 +8,21 @@ declared unit here, once, so the rest of the engine works in declared units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
-from .errors import ScenarioError, UnitError, UnknownIdError
-from .loader import line_of, read_toml
-from .paths import builtin_scenarios
-from .registry import Registry
+from gpu_stack.core import Assignment, Question, Scenario
+from gpu_stack.errors import ScenarioError, UnitError, UnknownIdError
+from gpu_stack.model.loader import line_of, read_toml
+from gpu_stack.model.paths import builtin_scenarios
+from gpu_stack.model.registry import Registry
 
-__all__ = ["Assignment", "Scenario", "find_scenario", "load_scenario", "parse_value", "parse_assign_option",
+__all__ = ["find_scenario", "load_scenario", "parse_value", "parse_assign_option",
            "merge", "list_scenarios"]
 
 ScenarioKind = Literal["synthetic", "cited", "measured"]
 _KINDS = ("synthetic", "cited", "measured")
 _KEYS = {"kind", "description", "extends", "outputs", "assign", "select", "name"}
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A value for one variable, in its declared unit, and where it came from."""
-
-    id: str
-    value: float
-    unit: str
-    given: str               # the text as written: '500 W', 8, …
-    origin: str              # scenario name, or 'command line'
-    source: str | None = None
-
-
-@dataclass
-class Scenario:
-    """A composed scenario: its own entries after those of what it extends."""
-
-    name: str
-    path: Path
-    kind: str
-    description: str
-    outputs: list[str]
-    assign: dict[str, Assignment] = field(default_factory=dict)
-    select: dict[str, str] = field(default_factory=dict)
-    extends: list[str] = field(default_factory=list)
 
 
 def parse_value(registry: Registry, ident: str, raw: Any, *, origin: str, where: str | None = None,
@@ -226,19 +200,6 @@ def _assign_line(text: str, ident: str) -> int | None:
     if match is None:
         match = re.search(r"[\"']" + re.escape(ident) + r"[\"']", text)
     return text.count("\n", 0, match.start()) + 1 if match else None
-
-
-@dataclass
-class Question:
-    """Presets, assignments and selection of one command-line question, composed."""
-
-    scenarios: list[Scenario]
-    assign: dict[str, Assignment]
-    select: dict[str, str]
-
-    @property
-    def preset_names(self) -> list[str]:
-        return [s.name for s in self.scenarios]
 
 
 def compose(registry: Registry, presets: Iterable[str] = (), assign: Iterable[str] = (),

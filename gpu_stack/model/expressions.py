@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .errors import ExpressionError, UnitError
+from gpu_stack.errors import ExpressionError, UnitError
 
 __all__ = [
     "Node", "Num", "Var", "Unary", "Binary", "Call", "Compare",
@@ -329,7 +329,7 @@ def dimension(node: Node, dims_of: Callable[[str], Any], units: Any) -> Any:
     `dims_of(id)` gives a variable's dimensionality; `units` is the
     `UnitSystem` that reads unit literals.
     """
-    from .units import format_dims
+    from gpu_stack.model.units import format_dims
 
     dimensionless = units.dimensionality("dimensionless")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .graph import boundary_of, equations_reaching_headline, families, leaves, loops, roots
-from .registry import Registry
-from .reports import StatsReport
+from gpu_stack.audit.graph import boundary_of, equations_reaching_headline, families, leaves, loops, roots
+from gpu_stack.model.registry import Registry
+from gpu_stack.reports import StatsReport
 
 __all__ = ["registry_stats"]
 

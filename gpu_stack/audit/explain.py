@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import UnknownIdError
-from .graph import boundary_of, variable_graph
-from .registry import Registry
+from gpu_stack.errors import UnknownIdError
+from gpu_stack.audit.graph import boundary_of, variable_graph
+from gpu_stack.model.registry import Registry
 
 __all__ = ["explain"]
 
 
 def _refs(registry: Registry, refs: list[str]) -> list[dict[str, str]]:
-    from .models import ref_key
+    from gpu_stack.model.entries import ref_key
     out = []
     for ref in refs:
         key = ref_key(ref)

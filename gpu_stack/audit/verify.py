@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .audit import scenario_report
-from .errors import InputError
-from .graph import HEADLINES, equations_reaching_headline, loops
-from .paths import builtin_problems, builtin_registry, builtin_scenarios
-from .registry import Registry
-from .reports import VerifyProblem, VerifyReport
-from .scenarios import load_scenario
+from gpu_stack.audit.report import scenario_report
+from gpu_stack.errors import InputError
+from gpu_stack.audit.graph import HEADLINES, equations_reaching_headline, loops
+from gpu_stack.model.paths import builtin_problems, builtin_registry, builtin_scenarios
+from gpu_stack.model.registry import Registry
+from gpu_stack.reports import VerifyProblem, VerifyReport
+from gpu_stack.model.scenarios import load_scenario
 
 __all__ = ["verify", "scenario_files", "problem_files"]
 
@@ -98,8 +98,8 @@ def verify(paths: Iterable[str | Path] | None, profile: str = "fast",
 
 def _check_problem(registry: Registry, path: Path) -> str | None:
     """Solve one problem file; a message when it does not end `ok`."""
-    from .problems import load_problem
-    from .solver import solve_problem
+    from gpu_stack.model.problems import load_problem
+    from gpu_stack.solver.solve import solve_problem
     try:
         problem = load_problem(registry, path)
         result = solve_problem(registry, problem)

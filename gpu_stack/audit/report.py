@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .registry import Registry
-from .reports import ConstraintItem, ResolveReport, ScenarioReport, TargetItem, TraceItem
-from .resolver import check_constraints, resolve
-from .scenarios import Question, Scenario
+from gpu_stack.model.registry import Registry
+from gpu_stack.reports import ConstraintItem, ResolveReport, ScenarioReport, TargetItem, TraceItem
+from gpu_stack.audit.resolver import check_constraints, resolve
+from gpu_stack.core import Question, Scenario
 
 __all__ = ["resolve_report", "scenario_report"]
 

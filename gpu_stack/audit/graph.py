@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 import networkx as nx
 
-from .registry import Registry
+from gpu_stack.model.registry import Registry
 
 __all__ = [
     "HEADLINES", "family", "variable_graph", "upstream", "downstream", "roots", "leaves",
