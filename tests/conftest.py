@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,10 @@ from gpu_stack.interface.cli import app
 from gpu_stack.model.registry import Registry, load_registry
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Compiled functions are cached on disk; tests keep theirs in a folder of their own,
+# so a run never reads a user's cache nor leaves files in it (subprocesses inherit this).
+os.environ.setdefault("GPU_STACK_CACHE_DIR", tempfile.mkdtemp(prefix="gpu_stack_test_cache_"))
 
 
 @pytest.fixture(scope="session")

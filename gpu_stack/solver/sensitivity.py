@@ -10,12 +10,15 @@ from __future__ import annotations
 import casadi as ca
 import numpy as np
 
+from gpu_stack.core import Question, is_target_key
 from gpu_stack.errors import ProblemError
 from gpu_stack.model.problems import Problem
 from gpu_stack.model.registry import Registry
 from gpu_stack.reports import SensitivityReport, SensitivityRoot
-from gpu_stack.core import Question
-from gpu_stack.solver.solve import _check, compile_forward, quiet_stdout
+from gpu_stack.solver.blocks import CompiledBlocks, diagnose
+from gpu_stack.solver.cache import cache_for
+from gpu_stack.solver.silence import quiet_stdout
+from gpu_stack.solver.solve import forward_blocks, prepare, square_or_raise
 
 __all__ = ["sensitivity"]
 
@@ -25,26 +28,29 @@ def sensitivity(registry: Registry, target: str, question: Question) -> Sensitiv
     registry.require_variable(target)
     problem = Problem(name="sensitivity", scenarios=question.scenarios, assign=question.assign,
                       select=question.select, outputs=[target])
-    formulation, compiled = compile_forward(registry, problem)
-    params = [p for p in formulation.params if not p.startswith("target:")]
+    prepared = prepare(registry, problem)
+    square_or_raise(prepared)
+    formulation = prepared.formulation
+    compiled = forward_blocks(prepared)
     p_values = formulation.param_values()
     x0 = [formulation.start[v] for v in formulation.unknowns]
-    P = ca.MX.sym("p", len(formulation.params))
-    x = compiled.function(P, ca.DM(x0))
-    index = formulation.unknowns.index(target)
-    value_expr = x[index]
-    gradient = ca.Function("gradient", [P], [value_expr, ca.jacobian(value_expr, P)])
     with quiet_stdout():
-        solution = np.array(compiled.function(p_values, x0)).ravel()
+        x, residual_max, bound_violation = compiled.function(p_values, x0)
+    if not compiled.accepted(float(residual_max), float(bound_violation)):
+        message = diagnose(formulation, np.array(x).ravel(), p_values, compiled.residuals)
+        raise ProblemError(f"cannot differentiate '{target}': {message}")
+    index = formulation.unknowns.index(target)
+    gradient = cache_for(registry).get(("gradient", id(compiled.function), index),
+                                       lambda: _gradient(compiled, len(formulation.params), x0, index))
+    with quiet_stdout():
         value, jac = gradient(p_values)
-    problem_text = _check(formulation, solution, p_values, compiled.residuals)
-    if problem_text:
-        raise ProblemError(f"cannot differentiate '{target}': {problem_text}")
     value = float(value)
     jac = np.array(jac).ravel()
     defining = registry.defining_equations(formulation.selection)
     roots = []
-    for ident, derivative, p in zip(params, jac, p_values):
+    for ident, derivative, p in zip(formulation.params, jac, p_values):
+        if is_target_key(ident):
+            continue
         elasticity = float(derivative) * p / value if value != 0 else 0.0  # ln undefined at 0: report 0
         roots.append(SensitivityRoot(id=ident, value=p, unit=registry.variables[ident].unit,
                                      derivative=float(derivative), elasticity=elasticity,
@@ -52,3 +58,10 @@ def sensitivity(registry: Registry, target: str, question: Question) -> Sensitiv
     roots.sort(key=lambda r: (-abs(r.elasticity), r.id))
     return SensitivityReport(target=target, value=value, unit=registry.variables[target].unit, roots=roots,
                              presets=question.preset_names)
+
+
+def _gradient(compiled: CompiledBlocks, n_params: int, x0: list[float], index: int) -> ca.Function:
+    """p → (target, d target / d p), through the whole block solve (Newton blocks included)."""
+    P = ca.MX.sym("p", n_params)
+    x = compiled.function(P, ca.DM(x0))[0]
+    return ca.Function("gradient", [P], [x[index], ca.jacobian(x[index], P)])

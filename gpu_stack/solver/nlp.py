@@ -1,0 +1,239 @@
+"""Optimization: a question with an objective, as one NLP for IPOPT (bonmin with integers).
+
+Two formulations:
+
+* **reduced** (the default when it applies): the decision variables are the
+  free variables only; every other unknown is an explicit expression of
+  them, because the question's equations, with the free variables known,
+  are all explicit blocks. The forward model is embedded in the objective
+  and constraints, so IPOPT sees a few variables and only the inequalities
+  (the problem's and registry's constraints, and the min/max of the
+  unknowns that the free variables move).
+* **full**: every unknown is a decision variable and every equation an
+  equality row — needed when a target is held or an algebraic loop (a
+  Newton block) sits between the free variables and the objective.
+
+Continuous variables are scaled by their starting magnitude (integers are not).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import casadi as ca
+import numpy as np
+
+from gpu_stack.model.expressions import Var
+from gpu_stack.solver.blocks import BOUND_TOL, RESIDUAL_TOL, bound_arrays, residual_expr, residual_function, \
+    residual_scales
+from gpu_stack.solver.formulation import Formulation
+from gpu_stack.solver.silence import quiet_stdout
+from gpu_stack.solver.structure import Structure, analyse
+from gpu_stack.solver.symbolic import defining_value, to_casadi
+
+__all__ = ["INFINITY", "NLPRow", "CompiledNLP", "compile_nlp", "run_nlp", "elastic_conflicts"]
+
+# IPOPT and bonmin read |bound| >= 1e19 as "none"; bonmin can loop on true infinities
+INFINITY = 1e20
+
+
+@dataclass
+class NLPRow:
+    """One inequality (or equality) row `value sense 0`, value already scaled."""
+
+    id: str
+    equality: bool
+    unit: str                      # the unit a multiplier is expressed per
+    unit_factor: float             # that unit in base units
+    scale: float                   # base-unit magnitude dividing the row
+    direction: float               # +1 for `>=` rows (written rhs - lhs), -1 for `<=`
+
+
+@dataclass
+class CompiledNLP:
+    """An NLP built once per question shape, and what reading its answer needs."""
+
+    solver: ca.Function
+    name: str                      # "ipopt" or "bonmin"
+    reduced: bool
+    decision: list[str]            # variables the NLP moves (free variables, or every unknown)
+    scale: dict[str, float]        # scaling baked into the NLP, per decision variable
+    n_equalities: int
+    rows: list[NLPRow]
+    objective_scale: float
+    objective_sign: float
+    unknowns: ca.Function          # (z, p) → every unknown of the formulation, declared units
+    residuals: ca.Function         # (unknowns, p) → every equation's scaled residual
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray]   # lower, upper, slack of every unknown
+    elastic: ca.Function | None = None   # the rows with a slack each, for an infeasible answer
+
+    def accepts(self, x: np.ndarray, r: np.ndarray) -> bool:
+        """Whether a point is converged (residuals) and within every min/max, vectorized."""
+        if not (np.isfinite(x).all() and np.isfinite(r).all()):
+            return False
+        if r.size and np.max(np.abs(r)) > RESIDUAL_TOL:
+            return False
+        lower, upper, slack = self.bounds
+        tolerance = np.maximum(BOUND_TOL * np.abs(x), slack)
+        return bool(np.all(x >= lower - tolerance) and np.all(x <= upper + tolerance))
+
+    def x_bounds(self, formulation: Formulation) -> tuple[list[float], list[float]]:
+        """Scaled bounds of the decision variables."""
+        lower, upper = [], []
+        for v in self.decision:
+            low, high = formulation.bounds(v)
+            scale = self.scale[v]
+            lower.append(-INFINITY if low is None else low / scale)
+            upper.append(INFINITY if high is None else high / scale)
+        return lower, upper
+
+    def g_bounds(self) -> tuple[list[float], list[float]]:
+        """Bounds of the rows: equalities at 0, inequalities ≤ 0."""
+        lower = [0.0] * self.n_equalities + [0.0 if row.equality else -INFINITY for row in self.rows]
+        return lower, [0.0] * (self.n_equalities + len(self.rows))
+
+
+def _reducible(formulation: Formulation) -> Structure | None:
+    """The forward structure with the free variables known, when every block of it is explicit."""
+    if formulation.problem.targets:
+        return None
+    free = set(formulation.problem.free)
+    rest = [v for v in formulation.unknowns if v not in free]
+    structure = analyse(formulation.equations, rest, formulation.incidence, formulation.explicit)
+    if structure.under_variables or structure.over_equations:
+        return None
+    registry = formulation.registry
+    for block in structure.blocks:
+        equation = registry.equations.get(block.equations[0])
+        v = block.variables[0]
+        if len(block.equations) != 1 or equation is None or equation.defines != v or v in equation.inputs:
+            return None
+    return structure
+
+
+def compile_nlp(formulation: Formulation) -> CompiledNLP:
+    """Build the NLP of an optimization question (reduced when it can be, else full)."""
+    registry, problem = formulation.registry, formulation.problem
+    assert problem.objective is not None
+    forward = _reducible(formulation)
+    reduced = forward is not None
+    decision = list(problem.free) if reduced else list(formulation.unknowns)
+    decision = [v for v in formulation.unknowns if v in set(decision)]
+    scale = {v: formulation.scale[v] for v in decision}  # integers are scaled by 1
+    Z = ca.SX.sym("z", len(decision))
+    P = ca.SX.sym("p", len(formulation.params))
+    symbols: dict[str, Any] = {v: z * scale[v] for v, z in zip(decision, ca.vertsplit(Z) if decision else [])}
+    symbols.update(zip(formulation.params, ca.vertsplit(P) if formulation.params else []))
+    equalities: list[Any] = []
+    if forward is not None:
+        for block in forward.blocks:
+            equation = registry.equations[block.equations[0]]
+            symbols[block.variables[0]] = defining_value(registry, equation, symbols.__getitem__)
+    else:
+        scales = residual_scales(formulation)
+        equalities = [residual_expr(formulation, e, symbols.__getitem__) / scales[e] for e in formulation.equations]
+    values = {**formulation.fixed, **formulation.start}
+    rows: list[NLPRow] = []
+    row_exprs: list[Any] = []
+    for row in formulation.constraints:
+        lhs = to_casadi(registry, row.node.left, symbols.__getitem__)
+        rhs = to_casadi(registry, row.node.right, symbols.__getitem__)
+        lhs0 = abs(float(to_casadi(registry, row.node.left, values.__getitem__)))
+        rhs0 = abs(float(to_casadi(registry, row.node.right, values.__getitem__)))
+        row_scale = max(lhs0, rhs0) if math.isfinite(max(lhs0, rhs0)) and max(lhs0, rhs0) > 0 else 1.0
+        greater = row.node.op in (">", ">=")
+        rows.append(NLPRow(row.id, row.node.op == "==", row.unit or "SI base units", row.unit_factor, row_scale,
+                           1.0 if greater else -1.0))
+        row_exprs.append(((rhs - lhs) if greater else (lhs - rhs)) / row_scale)
+    if reduced:
+        # the min/max of unknowns the free variables move are rows now, not variable bounds
+        z_dependent = ca.vertcat(*[symbols[v] for v in formulation.unknowns]) if formulation.unknowns else None
+        for index, v in enumerate(formulation.unknowns):
+            if v in scale:
+                continue
+            low, high = formulation.bounds(v)
+            expr = symbols[v]
+            if (low is None and high is None) or not ca.depends_on(z_dependent[index], Z):
+                continue
+            magnitude = formulation.scale.get(v) or 1.0
+            unit = registry.variables[v].unit
+            for bound, greater in ((low, True), (high, False)):
+                if bound is None:
+                    continue
+                rows.append(NLPRow(f"{v} {'>=' if greater else '<='} {bound:g} {unit} (its domain)", False, unit,
+                                   registry.factors[v], magnitude, 1.0 if greater else -1.0))
+                row_exprs.append(((bound - expr) if greater else (expr - bound)) / magnitude)
+    objective = to_casadi(registry, problem.objective.node, symbols.__getitem__)
+    objective0 = abs(float(to_casadi(registry, problem.objective.node, values.__getitem__)))
+    objective_scale = objective0 if objective0 > 0 and math.isfinite(objective0) else 1.0
+    sign = 1.0 if problem.objective.sense == "minimize" else -1.0
+    g = ca.vertcat(*equalities, *row_exprs) if (equalities or row_exprs) else ca.SX(0, 1)
+    nlp = {"x": Z, "p": P, "f": sign * objective / objective_scale, "g": g}
+    discrete = [bool(formulation.integer.get(v)) for v in decision]
+    if any(discrete):
+        name = "bonmin"
+        options: dict[str, Any] = {"discrete": discrete, "print_time": False, "bonmin.bb_log_level": 0,
+                                   "bonmin.nlp_log_level": 0, "bonmin.algorithm": "B-BB",
+                                   "bonmin.node_limit": 20000, "bonmin.time_limit": 60.0}
+    else:
+        name = "ipopt"
+        options = {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes", "ipopt.tol": 1e-12,
+                   "ipopt.constr_viol_tol": 1e-10, "ipopt.max_iter": 500, "ipopt.bound_relax_factor": 0.0}
+    solver = ca.nlpsol("optimize", name, nlp, options)
+    all_unknowns = ca.vertcat(*[symbols[v] for v in formulation.unknowns]) if formulation.unknowns else ca.SX(0, 1)
+    unknowns = ca.Function("unknowns", [Z, P], [all_unknowns], ["z", "p"], ["x"])
+    compiled = CompiledNLP(solver, name, reduced, decision, scale, len(equalities), rows, objective_scale, sign,
+                           unknowns, residual_function(formulation, residual_scales(formulation)),
+                           bound_arrays(formulation))
+    compiled.elastic = _elastic_solver(Z, P, equalities, row_exprs)
+    return compiled
+
+
+def _elastic_solver(Z: Any, P: Any, equalities: list[Any], row_exprs: list[Any]) -> ca.Function | None:
+    """The same rows with a slack each; minimizing the slacks finds the rows that cannot hold together."""
+    if not row_exprs:
+        return None
+    S = ca.SX.sym("s", len(row_exprs))
+    g = ca.vertcat(*equalities, *[expr - S[i] for i, expr in enumerate(row_exprs)])
+    nlp = {"x": ca.vertcat(Z, S), "p": P, "f": ca.sum1(S), "g": g}
+    return ca.nlpsol("elastic", "ipopt", nlp, {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes"})
+
+
+def run_nlp(compiled: CompiledNLP, formulation: Formulation, p: list[float]) -> dict[str, Any]:
+    """Call the NLP from the formulation's starting point; the raw answer and solver stats."""
+    lbx, ubx = compiled.x_bounds(formulation)
+    lbg, ubg = compiled.g_bounds()
+    z0 = [formulation.start[v] / compiled.scale[v] for v in compiled.decision]
+    with quiet_stdout():
+        out = compiled.solver(x0=z0, p=p, lbx=lbx, ubx=ubx, lbg=lbg, ubg=ubg)
+    return {"z": np.array(out["x"]).ravel(), "f": float(out["f"]), "g": np.array(out["g"]).ravel(),
+            "lam_g": np.array(out["lam_g"]).ravel(), "stats": compiled.solver.stats()}
+
+
+def elastic_conflicts(compiled: CompiledNLP, formulation: Formulation, p: list[float]) -> list[str]:
+    """Which rows cannot hold together: those left with slack when the total violation is minimized.
+
+    Integer decisions are relaxed: a conflict found here holds for the continuous problem too.
+    """
+    if compiled.elastic is None:
+        return []
+    m = len(compiled.rows)
+    lbx, ubx = compiled.x_bounds(formulation)
+    lbg = [0.0] * compiled.n_equalities + [-INFINITY] * m
+    ubg = [0.0] * (compiled.n_equalities + m)
+    z0 = [formulation.start[v] / compiled.scale[v] for v in compiled.decision]
+    with quiet_stdout():
+        result = compiled.elastic(x0=z0 + [0.0] * m, p=p, lbx=lbx + [0.0] * m, ubx=ubx + [INFINITY] * m,
+                                  lbg=lbg, ubg=ubg)
+    slack = np.array(result["x"]).ravel()[len(compiled.decision):]
+    return [row.id for row, s in zip(compiled.rows, slack) if s > 1e-6]
+
+
+def objective_unit(formulation: Formulation) -> tuple[str, float]:
+    """The objective's unit (a variable's declared unit, else SI base units) and its factor."""
+    node = formulation.problem.objective.node  # type: ignore[union-attr]
+    if isinstance(node, Var) and node.id in formulation.registry.variables:
+        return formulation.registry.variables[node.id].unit, formulation.registry.factors[node.id]
+    return "SI base units", 1.0
