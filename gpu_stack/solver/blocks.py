@@ -23,6 +23,7 @@ import casadi as ca
 import numpy as np
 
 from gpu_stack.core import is_target_key, target_of
+from gpu_stack.solver.fastcall import FastCall
 from gpu_stack.solver.formulation import Formulation
 from gpu_stack.solver.structure import Block, Structure
 from gpu_stack.solver.symbolic import defining_value, residual, to_casadi
@@ -50,6 +51,9 @@ class CompiledBlocks:
     residuals: ca.Function       # (unknowns, params) → scaled residuals of every equation
     newton_blocks: list[list[str]]
     symbolic: str                # "SX" or "MX"
+
+    def __post_init__(self) -> None:
+        self.fast = FastCall(self.function)
 
     def accepted(self, residual_max: float, bound_violation: float) -> bool:
         """Whether a call's own check says the point is a converged answer within bounds."""

@@ -81,7 +81,12 @@ class Solution:
     outputs: dict[str, float] = field(default_factory=dict)
     problem: str = ""
     structure: StructureItem | None = None
-    units: dict[str, str] = field(default_factory=dict)
+    registry: Registry | None = field(default=None, repr=False)
+
+    def unit(self, ident: str) -> str:
+        """The declared unit of a variable of the answer."""
+        assert self.registry is not None
+        return self.registry.variables[ident].unit
 
     def value(self, ident: str) -> float:
         """The solved value of one variable (an unknown or an output), in its declared unit."""
@@ -92,7 +97,7 @@ class Solution:
     def report(self) -> SolveResult:
         """The documented `solve --json` shape."""
         answered = self.status == "ok"  # a failed point is never passed on as an answer
-        values = {v: ValueItem(value=float(value), unit=self.units[v])
+        values = {v: ValueItem(value=float(value), unit=self.unit(v))
                   for v, value in zip(self.unknowns, self.x)} if answered else {}
         return SolveResult(
             status=self.status, values=values, free={v: values[v] for v in self.free if v in values},
@@ -101,7 +106,7 @@ class Solution:
             multiplier_units=self.multiplier_units, message=self.message, problem=self.problem, solver=self.solver,
             iterations=self.iterations, residual_max=self.residual_max,
             conflicting_constraints=self.conflicting_constraints, structure=self.structure,
-            outputs={o: ValueItem(value=value, unit=self.units[o]) for o, value in self.outputs.items()})
+            outputs={o: ValueItem(value=value, unit=self.unit(o)) for o, value in self.outputs.items()})
 
 
 def _problem_shape(registry: Registry, problem: Problem) -> tuple:
@@ -158,8 +163,11 @@ def forward_blocks(prepared: Prepared, *, line_search: bool = False) -> Compiled
         return ({"solve": compiled.function, "residuals": compiled.residuals},
                 {"newton_blocks": compiled.newton_blocks, "symbolic": compiled.symbolic})
 
-    functions, meta = cache.functions(prepared.registry, key, build)
-    return CompiledBlocks(functions["solve"], functions["residuals"], meta["newton_blocks"], meta["symbolic"])
+    def load() -> CompiledBlocks:
+        functions, meta = cache.functions(prepared.registry, key, build)
+        return CompiledBlocks(functions["solve"], functions["residuals"], meta["newton_blocks"], meta["symbolic"])
+
+    return cache.get(("compiled", key), load)
 
 
 def _compiled_nlp(prepared: Prepared) -> CompiledNLP:
@@ -172,8 +180,7 @@ def solve_prepared(prepared: Prepared, *, outputs: bool = True) -> Solution:
     formulation = prepared.formulation
     registry = prepared.registry
     problem = formulation.problem
-    solution = Solution(status="ok", message="", problem=problem.name, structure=prepared.item,
-                        units={v: registry.variables[v].unit for v in (*formulation.unknowns, *problem.outputs)})
+    solution = Solution(status="ok", message="", problem=problem.name, structure=prepared.item, registry=registry)
     refused = prepared.refusal()
     if refused is not None:
         solution.status, solution.message = refused
@@ -196,13 +203,16 @@ def _solve_square(prepared: Prepared, p: list[float], solution: Solution) -> Non
     x0 = [formulation.start[v] for v in formulation.unknowns]
     for line_search in (False, True):  # full Newton steps first, damped ones if they fail
         compiled = forward_blocks(prepared, line_search=line_search)
-        with quiet_stdout():
-            x, residual_max, bound_violation = compiled.function(p, x0)
-        residual_max, bound_violation = float(residual_max), float(bound_violation)
+        if compiled.newton_blocks:  # CasADi's rootfinder may warn on stderr
+            with quiet_stdout():
+                x, residual_max, bound_violation = compiled.fast(p, x0)
+        else:
+            x, residual_max, bound_violation = compiled.fast(p, x0)
+        residual_max, bound_violation = float(residual_max[0]), float(bound_violation[0])
         if compiled.accepted(residual_max, bound_violation) or not compiled.newton_blocks:
             break
     solution.unknowns = formulation.unknowns
-    solution.x = np.array(x).ravel()
+    solution.x = x
     solution.solver = "newton" if compiled.newton_blocks else "explicit"
     solution.residual_max = residual_max if np.isfinite(residual_max) else None
     if not compiled.accepted(residual_max, bound_violation):
