@@ -167,7 +167,7 @@ def engine_question(registry: Registry, problem: Any, *, repeat_budget: float = 
 
 
 def closed_forms(registry: Registry, scenario: Any) -> dict[str, float] | None:
-    """The fixture's answers by hand, from the spine relations (DESIGN §8b) and its assigned values.
+    """The fixture's answers by hand, from the spine relations (docs/json.md, "The spine") and its assigned values.
 
     Inverse 1: capex = (T·N − power cost − opex) / wallclock. Inverse 2: the wallclock that meets T,
     back to t_compute and F = step FLOPs / (n_gpus · t_compute). Optimization: with the constraint

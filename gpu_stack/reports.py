@@ -1,181 +1,379 @@
 """Reports: the answers of each command as pydantic models.
 
-`model_dump()` of each is the documented `--json` shape (DESIGN §7); the
+`model_dump()` of each is the documented `--json` shape (docs/json.md); the
 CLI renders the same objects as tables. Values are plain numbers in each
-variable's declared unit.
+variable's declared unit (the `unit` key beside a value names it). Keys are
+kept from release to release; more may be added.
+
+`json_schemas()` gives the JSON Schema of every shape; the files in
+`docs/schema/` are written from it by `docs/generate_schema.py`, and a test
+keeps the two equal.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "TraceItem", "ConstraintItem", "ResolveReport", "TargetItem", "ScenarioReport", "StatsReport",
     "DebtRoot", "DebtFamily", "RootDebtReport", "VerifyProblem", "VerifyReport",
+    "ValueItem", "StructureItem", "SolveResult", "SensitivityRoot", "SensitivityReport",
+    "SCHEMA_MODELS", "json_schemas",
 ]
 
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-class TraceItem(BaseModel):
+
+class _Report(BaseModel):
+    # Attribute docstrings become the schema's field descriptions; every key is
+    # always present in `model_dump()`, so the output schema lists all as required.
+    model_config = ConfigDict(use_attribute_docstrings=True, json_schema_serialization_defaults_required=True)
+
+
+class TraceItem(_Report):
+    """One hop of an audit trace: a variable's value and where it came from."""
+
     id: str
+    """The variable (or constant) ID."""
     value: float
+    """Its value, in `unit`."""
     unit: str
+    """The variable's declared unit (a constant's own unit)."""
     source: Literal["assign", "equation", "constant", "override"]
+    """assign: set by a scenario or --assign (no equation defines it); override: set although an equation
+    defines it, which cuts that equation; equation: computed by `equation`; constant: a physical constant."""
     equation: str | None = None
+    """The equation used (source equation) or cut (source override); null otherwise."""
     origin: str | None = None
+    """Who set an assigned or overriding value: a scenario name, 'command line', or a problem name."""
 
 
-class ConstraintItem(BaseModel):
+class ConstraintItem(_Report):
+    """A constraint or a validity range, checked on resolved values."""
+
     id: str
+    """The constraint ID, or for a validity range the ID of the equation it belongs to."""
     expr: str
+    """The inequality as written."""
     kind: Literal["constraint", "validity"]
+    """constraint: a registry [[constraint]]; validity: an equation's `valid` range."""
     status: Literal["ok", "violated", "unresolved"]
+    """unresolved: some variable of the inequality was not resolved."""
     lhs: float | None = None
+    """Left side, in SI base units (pint root units: also USD, FLOP, token, bit); null when unresolved."""
     rhs: float | None = None
+    """Right side, in the same units as `lhs`."""
 
 
-class ResolveReport(BaseModel):
+class ResolveReport(_Report):
+    """`resolve --json`: one target computed forward by the audit resolver."""
+
     target: str
+    """The variable asked for."""
     status: Literal["ok", "missing", "error"]
+    """ok: computed; missing: some root it needs has no value; error: a loop or a failed evaluation."""
     value: float | None
+    """The target's value in `unit`; null unless status is ok."""
     unit: str
+    """The target's declared unit."""
     trace: list[TraceItem] = Field(default_factory=list)
+    """Every hop behind the target, dependencies first (when not ok: every hop the walk made). The CLI
+    fills it only with --trace."""
     missing: list[str] = Field(default_factory=list)
+    """Roots reached without a value, sorted; empty when status is ok."""
     errors: list[str] = Field(default_factory=list)
+    """Messages for variables that could not be computed (algebraic loops, math errors)."""
     loops: list[list[str]] = Field(default_factory=list)
+    """Algebraic loops met in the target's cone, each a sorted list of variable IDs."""
     constraints: list[ConstraintItem] = Field(default_factory=list)
+    """Violated validity ranges; with --constraints every validity range met and every registry constraint."""
     presets: list[str] = Field(default_factory=list)
+    """The scenarios given with --preset, in order."""
     selection: dict[str, str] = Field(default_factory=dict)
+    """Alternatives chosen explicitly (by presets or --select): group -> equation ID."""
 
 
-class TargetItem(BaseModel):
+class TargetItem(_Report):
+    """One output of a scenario report."""
+
     id: str
+    """The output variable."""
     status: Literal["ok", "missing", "error"]
+    """As in `resolve`."""
     value: float | None
+    """Its value in `unit`; null unless status is ok."""
     unit: str
+    """The variable's declared unit."""
     missing: list[str] = Field(default_factory=list)
+    """Roots without a value that block this output (status missing)."""
     error: str | None = None
+    """Why it could not be computed (status error)."""
 
 
-class ScenarioReport(BaseModel):
+class ScenarioReport(_Report):
+    """`scenario-report --json` (a list of these when several scenarios are given)."""
+
     scenario: str
+    """The scenario's name: its dotted path under scenarios/, or the file stem."""
     kind: str
+    """synthetic, cited or measured."""
     description: str
+    """The scenario's own description."""
     status: Literal["ok", "missing", "error"]
+    """error if any output failed, else missing if any output lacks a root, else ok."""
     assignment_count: int
+    """Assignments after composition (extended scenarios included)."""
     target_count: int
+    """Number of outputs reported."""
     ok_count: int
+    """Outputs with status ok."""
     error_count: int
+    """Outputs with status error."""
     missing_count: int
+    """Outputs with status missing."""
     targets: list[TargetItem]
+    """The scenario's `outputs`, in the order the file gives them."""
 
 
-class StatsReport(BaseModel):
+class StatsReport(_Report):
+    """`stats --json`: counts that describe the registry (default alternatives)."""
+
     variables: int
+    """Variables declared."""
     constants: int
+    """Physical constants (`const.` IDs)."""
     equations: int
+    """Equations loaded (every alternative counted)."""
     constraints: int
+    """Registry inequalities."""
     roots: int
+    """Variables no active equation defines (nor ties in an implicit equation)."""
     leaves: int
+    """Variables nothing depends on and no constraint uses."""
     families: int
+    """Distinct families (an ID without its last segment)."""
     equations_unit_checked: int
+    """Equations that passed the dimension check at load."""
     equations_with_refs: int
+    """Equations citing at least one reference."""
     variables_with_refs: int
+    """Variables citing at least one reference."""
     equations_reaching_headline: int
+    """Equations (any alternative) whose result flows into a headline output."""
     groups: int
+    """Alternatives groups."""
     loops: int
+    """Algebraic loops (strongly connected sets of variables) under the default alternatives."""
     references: int
+    """Entries in references.toml."""
     roots_by_boundary: dict[str, int]
+    """Roots per boundary: scenario, primitive, debt."""
 
 
-class DebtRoot(BaseModel):
+class DebtRoot(_Report):
+    """A root ranked by its blast radius."""
+
     id: str
+    """The root variable."""
     weight: int
+    """Variables strictly downstream of it (the listed roots themselves not counted)."""
     boundary: str
+    """scenario, primitive or debt."""
     unit: str
+    """Its declared unit."""
     description: str
+    """Its description."""
     assigned: bool | None = None
+    """With --preset: whether the presets assign it; null without presets."""
 
 
-class DebtFamily(BaseModel):
+class DebtFamily(_Report):
+    """The listed roots of one family."""
+
     family: str
+    """The family (an ID without its last segment)."""
     total_weight: int
+    """Size of the union of its roots' downstream sets (shared descendants count once; roots excluded)."""
     root_count: int
+    """Listed roots in this family."""
     top_roots: list[DebtRoot]
+    """Its heaviest roots, at most five."""
 
 
-class RootDebtReport(BaseModel):
+class RootDebtReport(_Report):
+    """`root-debt --json`: roots ranked by how much of the model hangs on them."""
+
     total_roots: int
+    """Roots listed (before --limit)."""
     families: list[DebtFamily]
+    """Families by total_weight, heaviest first (cut to --limit)."""
     roots: list[DebtRoot]
+    """Roots by weight, heaviest first (cut to --limit)."""
     boundaries: list[str]
+    """The boundaries listed: ["debt"], or all three with --all."""
     presets: list[str] = Field(default_factory=list)
+    """With --preset: the scenarios whose outputs' cone restricts the ranking."""
 
 
-class VerifyProblem(BaseModel):
+class VerifyProblem(_Report):
+    """One finding of `verify`."""
+
     severity: Literal["error", "warning"]
+    """error: the registry breaks a rule (exit 1); warning: wiring left undone."""
     check: str
+    """Which check: load, references, dead-ends, unused, scenarios or problems."""
     message: str
+    """What is wrong and where (file:line, ID)."""
 
 
-class VerifyReport(BaseModel):
+class VerifyReport(_Report):
+    """`verify --json`: the registry checks."""
+
     profile: Literal["fast", "full"]
+    """fast: registry checks; full: also every scenario resolved and every problem solved."""
     status: Literal["ok", "problems"]
+    """problems when there is at least one error (warnings alone leave it ok)."""
     error_count: int
+    """Problems with severity error."""
     warning_count: int
+    """Problems with severity warning."""
     problems: list[VerifyProblem]
+    """Every finding."""
     checked: dict[str, Any]
+    """What was checked: variables, equations (counts), loops (lists of IDs), scenarios, problems (counts)."""
 
 
-class ValueItem(BaseModel):
+class ValueItem(_Report):
+    """A value with its unit."""
+
     value: float
+    """The value, in `unit`."""
     unit: str
+    """The variable's declared unit."""
 
 
-class StructureItem(BaseModel):
+class StructureItem(_Report):
+    """The structural analysis of a solve (matching and Dulmage–Mendelsohn decomposition)."""
+
     equations: int
+    """Equations in the solve (registry equations plus one per target)."""
     unknowns: int
+    """Unknowns in the solve."""
     blocks: int
-    loops: list[list[str]] = Field(default_factory=list)       # unknowns of blocks solved by Newton (size > 1)
+    """Blocks of the well-determined part, in solve order."""
+    loops: list[list[str]] = Field(default_factory=list)
+    """Unknowns of each block with more than one unknown (solved together by Newton)."""
     under_variables: list[str] = Field(default_factory=list)
+    """Unknowns in the under-determined part."""
     over_equations: list[str] = Field(default_factory=list)
+    """Equations in the over-determined part; `target:ID` is the equation holding target ID."""
     missing_roots: list[str] = Field(default_factory=list)
+    """Under-determined roots that nothing defines: values still to be given."""
     unpinned_free: list[str] = Field(default_factory=list)
-    conflicts: list[str] = Field(default_factory=list)         # targets / assignments involved in an over-determination
+    """Free variables that no equation pins (add a target or an objective)."""
+    conflicts: list[str] = Field(default_factory=list)
+    """Targets and assignments involved in an over-determination, as phrases."""
 
 
-class SolveResult(BaseModel):
+class SolveResult(_Report):
+    """`solve --json`: a simultaneous, inverse or optimization solve."""
+
     status: Literal["ok", "infeasible", "underdetermined", "overdetermined", "failed"]
+    """ok: solved and checked; infeasible: the constraints or bounds cannot all hold; underdetermined: values
+    or equations missing; overdetermined: targets or assignments conflict; failed: no converged point within
+    the variables' bounds."""
     values: dict[str, ValueItem] = Field(default_factory=dict)
+    """Every unknown of the solve at the solution (status ok)."""
     free: dict[str, ValueItem] = Field(default_factory=dict)
+    """The free variables at the solution."""
     objective: float | None = None
+    """The objective at the optimum (problems with an objective)."""
     objective_unit: str | None = None
+    """The objective variable's declared unit, or 'SI base units' for an expression."""
     active_constraints: list[str] = Field(default_factory=list)
+    """Inequalities at their bound with a non-zero multiplier."""
     multipliers: dict[str, float] = Field(default_factory=dict)
+    """Shadow prices: d(objective)/d(constraint bound) per active constraint, in `multiplier_units`."""
     multiplier_units: dict[str, str] = Field(default_factory=dict)
+    """Unit of each multiplier: '<objective unit> per <constraint unit>'."""
     message: str = ""
+    """What happened, in one line (the reason when status is not ok)."""
     problem: str = ""
+    """The problem's name: the file stem, or 'command line'."""
     solver: str = ""
+    """explicit, newton, ipopt or bonmin; empty when the structure decided the status."""
     iterations: int | None = None
+    """Optimizer iterations (ipopt, bonmin); null for block solves."""
     residual_max: float | None = None
+    """Largest scaled equation residual at the returned point."""
     conflicting_constraints: list[str] = Field(default_factory=list)
+    """When infeasible: the inequalities that cannot hold together (from an elastic re-solve)."""
     structure: StructureItem | None = None
+    """The structural analysis."""
     outputs: dict[str, ValueItem] = Field(default_factory=dict)
+    """The problem's (or its scenarios') outputs evaluated at the solution."""
 
 
-class SensitivityRoot(BaseModel):
+class SensitivityRoot(_Report):
+    """The sensitivity of the target to one assigned input."""
+
     id: str
+    """The assigned variable."""
     value: float
+    """Its assigned value, in `unit`."""
     unit: str
+    """Its declared unit."""
     derivative: float
+    """d target / d input, in the target's declared unit per the input's declared unit."""
     elasticity: float
+    """d ln(target) / d ln(input) = derivative × value / target value (0 when the target is 0)."""
     source: Literal["assign", "override"]
+    """override when an equation would otherwise define the input."""
 
 
-class SensitivityReport(BaseModel):
+class SensitivityReport(_Report):
+    """`sensitivity --json`: exact derivatives of a target (algorithmic differentiation)."""
+
     target: str
+    """The variable differentiated."""
     value: float
+    """Its value, in `unit`."""
     unit: str
+    """Its declared unit."""
     roots: list[SensitivityRoot]
+    """Every assigned variable the target's solve reads, by |elasticity|, largest first."""
     presets: list[str] = Field(default_factory=list)
+    """The scenarios given with --preset, in order."""
+
+
+# command -> the model of its --json output (scenario-report prints a list of them for several scenarios)
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "resolve": ResolveReport,
+    "scenario-report": ScenarioReport,
+    "stats": StatsReport,
+    "root-debt": RootDebtReport,
+    "verify": VerifyReport,
+    "solve": SolveResult,
+    "sensitivity": SensitivityReport,
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema (draft 2020-12) of each command's `--json` output, keyed by command.
+
+    Generated from the report models in serialization mode, so every key the
+    output always holds is listed as required; extra keys are allowed (keys
+    are kept, more may be added).
+
+    Examples
+    --------
+    >>> sorted(json_schemas()["resolve"]["required"])[:3]
+    ['constraints', 'errors', 'loops']
+    """
+    schemas = {}
+    for command, model in SCHEMA_MODELS.items():
+        schema = model.model_json_schema(mode="serialization")
+        schemas[command] = {"$schema": JSON_SCHEMA_DIALECT, **schema}
+    return schemas

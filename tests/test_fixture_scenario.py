@@ -1,4 +1,4 @@
-"""The dense fixture: DESIGN's acceptance numbers, through the public CLI."""
+"""The dense fixture: its hand-checked acceptance numbers, through the public CLI."""
 
 from __future__ import annotations
 

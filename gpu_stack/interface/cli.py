@@ -1,4 +1,4 @@
-"""The command line: a thin typer layer over the library (DESIGN §6).
+"""The command line: a thin typer layer over the library (docs/cli.md).
 
 Exit codes: 0 answered; 1 answered "no" (verify found problems, a status
 other than ok); 2 bad input or usage; 3 an internal error (a bug).

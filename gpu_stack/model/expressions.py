@@ -1,6 +1,6 @@
 """Safe expressions: tokenize, parse, check dimensions, evaluate.
 
-The grammar (DESIGN §4) is small and parsed here by recursive descent, so
+The grammar (docs/file-formats.md) is small and parsed here by recursive descent, so
 nothing from a file ever reaches `eval` or `ast.parse` (and IDs such as
 `fab.yield.die`, which hold a Python keyword, need no mangling)::
 

@@ -1,4 +1,4 @@
-"""Problems: what a solve is asked (DESIGN §4), from a file or from flags.
+"""Problems: what a solve is asked (docs/file-formats.md), from a file or from flags.
 
 A problem names scenarios, assignments (overrides), targets (outputs held
 at a value, all equations kept), free variables (inputs released to the

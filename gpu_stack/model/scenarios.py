@@ -1,6 +1,6 @@
 """Scenarios: named sets of assignments, each value with a unit and a provenance.
 
-A scenario file (DESIGN §4) holds `kind`, `description`, `extends`,
+A scenario file (docs/file-formats.md) holds `kind`, `description`, `extends`,
 `outputs`, `[assign]` and `[select]`. Extended scenarios are applied first,
 in order, and later values win. Values are converted to each variable's
 declared unit here, once, so the rest of the engine works in declared units.
