@@ -29,7 +29,7 @@ from gpu_stack.solver.structure import Block, Structure
 from gpu_stack.solver.symbolic import defining_value, residual, to_casadi
 
 __all__ = ["RESIDUAL_TOL", "BOUND_TOL", "CompiledBlocks", "compile_blocks", "residual_scales", "residual_expr",
-           "residual_function", "bound_arrays", "diagnose"]
+           "residual_function", "constraint_function", "bound_arrays", "diagnose"]
 
 RESIDUAL_TOL = 1e-8       # scaled residual accepted as converged
 BOUND_TOL = 1e-9          # relative slack on min/max
@@ -99,6 +99,24 @@ def residual_function(formulation: Formulation, scales: dict[str, float]) -> ca.
     symbols.update(zip(formulation.params, ca.vertsplit(P) if formulation.params else []))
     res = [residual_expr(formulation, e, symbols.__getitem__) / scales[e] for e in formulation.equations]
     return ca.Function("residuals", [X, P], [ca.vertcat(*res) if res else ca.SX(0, 1)])
+
+
+def constraint_function(formulation: Formulation, rows: list) -> ca.Function:
+    """(unknowns, params) → each constraint row as a relative violation (≤ 0 when it holds)."""
+    registry = formulation.registry
+    X = ca.SX.sym("x", len(formulation.unknowns))
+    P = ca.SX.sym("p", len(formulation.params))
+    symbols = dict(zip(formulation.unknowns, ca.vertsplit(X) if formulation.unknowns else []))
+    symbols.update(zip(formulation.params, ca.vertsplit(P) if formulation.params else []))
+    values = []
+    for row in rows:
+        lhs = to_casadi(registry, row.node.left, symbols.__getitem__)
+        rhs = to_casadi(registry, row.node.right, symbols.__getitem__)
+        difference = (rhs - lhs) if row.node.op in (">", ">=") else (lhs - rhs)
+        if row.node.op == "==":
+            difference = ca.fabs(difference)
+        values.append(difference / ca.fmax(ca.fmax(ca.fabs(lhs), ca.fabs(rhs)), 1e-300))
+    return ca.Function("constraint_rows", [X, P], [ca.vertcat(*values)])
 
 
 def bound_arrays(formulation: Formulation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ from gpu_stack.errors import ProblemError
 from gpu_stack.model.problems import Problem
 from gpu_stack.model.registry import Registry
 from gpu_stack.reports import SolveResult, StructureItem, ValueItem
-from gpu_stack.solver.blocks import CompiledBlocks, bound_arrays, compile_blocks, diagnose
+from gpu_stack.solver.blocks import CompiledBlocks, bound_arrays, compile_blocks, constraint_function, diagnose
 from gpu_stack.solver.cache import cache_for
 from gpu_stack.solver.formulation import Formulation, formulate, over_message, structure_item, structure_of, \
     under_message
@@ -220,9 +220,29 @@ def _solve_square(prepared: Prepared, p: list[float], solution: Solution) -> Non
         solution.message = diagnose(formulation, solution.x, p, compiled.residuals) or \
             f"did not converge (largest scaled residual {residual_max:.3g})"
         return
+    violated = _violated_problem_constraints(prepared, solution.x, p)
+    if violated:
+        solution.status = "infeasible"
+        solution.conflicting_constraints = violated
+        solution.message = (f"the equations hold at a unique point, but it violates {', '.join(violated)}; "
+                            "free another input, or add an objective to trade the constraint off")
+        return
     loops = len(compiled.newton_blocks)
     solution.message = (f"solved {len(formulation.equations)} equations in {len(prepared.structure.blocks)} blocks"
                         + (f" ({loops} by Newton)" if loops else ""))
+
+
+def _violated_problem_constraints(prepared: Prepared, x: np.ndarray, p: list[float]) -> list[str]:
+    """The problem's own constraints (not the registry's) that a square solve's answer violates."""
+    formulation = prepared.formulation
+    own = {c.id for c in formulation.problem.constraints}
+    rows = [row for row in formulation.constraints if row.id in own]
+    if not rows:
+        return []
+    function = cache_for(prepared.registry).get(_signature(formulation, "rows"),
+                                               lambda: constraint_function(formulation, rows))
+    values = np.array(function(x, p)).ravel()
+    return [row.id for row, value in zip(rows, values) if value > 1e-9]
 
 
 def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
