@@ -12,3 +12,4 @@ def test_quickstart_runs(capsys):
     printed = capsys.readouterr().out
     assert "cost per token: 3.000078e-06 USD/token (ok)" in printed
     assert "needed throughput: 1250.04 TFLOP/s (ok)" in printed
+    assert "compiled: 3.000078e-06 USD/token" in printed  # the compiled model agrees with the audit
