@@ -184,3 +184,16 @@ def test_an_inverse_whose_answer_breaks_an_own_constraint_is_infeasible(cli):
     assert data["values"] == {}
     loose = cli(*args, "econ.job.dc_power <= 100 [kW]")
     assert loose.exit_code == 0 and loose.json()["status"] == "ok"
+
+
+def test_bonmin_infeasibility_names_the_conflicting_constraints(cli, tmp_path):
+    """The cheapest-GPUs problem with a 1 MW envelope: no integer d meets the 100-day deadline on 1 MW."""
+    source = (REPO / "problems" / "cheapest_gpus_under_power_and_deadline.toml").read_text()
+    assert 'expr = "econ.job.dc_power <= 20 [MW]"' in source
+    text = source.replace("20 [MW]", "1 [MW]").replace('"../scenarios/', f'"{REPO / "scenarios"}/')
+    path = tmp_path / "one_megawatt.toml"
+    path.write_text(text)
+    result = cli("solve", str(path), "--json")
+    data = result.json()
+    assert result.exit_code == 1 and data["status"] == "infeasible" and data["solver"] == "bonmin"
+    assert set(data["conflicting_constraints"]) == {"site_power_envelope", "deadline"}

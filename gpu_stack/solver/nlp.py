@@ -49,6 +49,7 @@ class NLPRow:
     unit_factor: float             # that unit in base units
     scale: float                   # base-unit magnitude dividing the row
     direction: float               # +1 for `>=` rows (written rhs - lhs), -1 for `<=`
+    domain: bool = False           # a variable's own min/max (reduced formulation), not a constraint
 
 
 @dataclass
@@ -163,7 +164,7 @@ def compile_nlp(formulation: Formulation) -> CompiledNLP:
                 if bound is None:
                     continue
                 rows.append(NLPRow(f"{v} {'>=' if greater else '<='} {bound:g} {unit} (its domain)", False, unit,
-                                   registry.factors[v], magnitude, 1.0 if greater else -1.0))
+                                   registry.factors[v], magnitude, 1.0 if greater else -1.0, domain=True))
                 row_exprs.append(((bound - expr) if greater else (expr - bound)) / magnitude)
     objective = to_casadi(registry, problem.objective.node, symbols.__getitem__)
     objective0 = abs(float(to_casadi(registry, problem.objective.node, values.__getitem__)))
@@ -228,7 +229,15 @@ def elastic_conflicts(compiled: CompiledNLP, formulation: Formulation, p: list[f
         result = compiled.elastic(x0=z0 + [0.0] * m, p=p, lbx=lbx + [0.0] * m, ubx=ubx + [INFINITY] * m,
                                   lbg=lbg, ubg=ubg)
     slack = np.array(result["x"]).ravel()[len(compiled.decision):]
-    return [row.id for row, s in zip(compiled.rows, slack) if s > 1e-6]
+    violated = [row.id for row, s in zip(compiled.rows, slack) if s > 1e-6]
+    if not violated:
+        return []
+    # the rows that hold, but only just, and push against the violated ones: they are in the conflict too
+    rows = np.array(result["g"]).ravel()[compiled.n_equalities:]
+    multipliers = np.array(result["lam_g"]).ravel()[compiled.n_equalities:]
+    binding = [row.id for row, s, value, lam in zip(compiled.rows, slack, rows, multipliers)
+               if not row.domain and s <= 1e-6 and abs(value) <= 1e-6 and abs(lam) > 1e-8]
+    return violated + [ident for ident in binding if ident not in violated]
 
 
 def objective_unit(formulation: Formulation) -> tuple[str, float]:
