@@ -47,6 +47,7 @@ class ResolveReport(BaseModel):
     constraints: list[ConstraintItem] = Field(default_factory=list)
     presets: list[str] = Field(default_factory=list)
     selection: dict[str, str] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)   # about the question: a changed input an override cuts off
 
 
 class TargetItem(BaseModel):
@@ -69,6 +70,7 @@ class ScenarioReport(BaseModel):
     error_count: int
     missing_count: int
     targets: list[TargetItem]
+    warnings: list[str] = Field(default_factory=list)   # about the question: a changed input an override cuts off
 
 
 class StatsReport(BaseModel):
@@ -162,6 +164,8 @@ class SolveResult(BaseModel):
     conflicting_constraints: list[str] = Field(default_factory=list)
     structure: StructureItem | None = None
     outputs: dict[str, ValueItem] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)      # where flags replaced a problem file's entries
+    warnings: list[str] = Field(default_factory=list)   # about the question: a changed input an override cuts off
 
 
 class SensitivityRoot(BaseModel):
@@ -179,3 +183,4 @@ class SensitivityReport(BaseModel):
     unit: str
     roots: list[SensitivityRoot]
     presets: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)   # about the question: a changed input an override cuts off
