@@ -3,6 +3,7 @@ problem files with flags, warnings about overridden inputs, quiet broken pipes, 
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -24,14 +25,7 @@ DAY = 86_400.0
 
 def run_at(columns: int, *args: str):
     """`gpu-stack ARGS…` in-process with COLUMNS set (stdout is not a terminal, as in a pipe)."""
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": str(columns)}, catch_exceptions=False)
-    return result
-
-
-def run_script(*args: str, **popen) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "gpu_stack.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120, **popen)
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": str(columns)}, catch_exceptions=False)
 
 
 # ---------------------------------------------------------------- 1. list
@@ -95,6 +89,17 @@ def test_piped_output_is_not_padded(cli):
     # piped without COLUMNS: wide enough for one line per hop
     assert "arch.d_ff  " in wide and "OVERRIDE workload.llama3_405b cuts arch.eq.d_ff_ratio" in \
         next(line for line in wide.splitlines() if line.startswith("arch.d_ff "))
+
+
+def test_trimmed_lines_keep_colour_codes():
+    """On a terminal rich pads styled cells too: the spaces go, the colour codes stay."""
+    from gpu_stack.interface.cli import _TrimmedLines
+    sink = io.StringIO()
+    stream = _TrimmedLines(sink)
+    stream.write("ok \x1b[32mgreen   \x1b[0m  \nhalf")
+    stream.write(" line  \n")
+    stream.flush()
+    assert sink.getvalue() == "ok \x1b[32mgreen\x1b[0m\nhalf line\n"
 
 
 # ---------------------------------------------------------------- 3. display units

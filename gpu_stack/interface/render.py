@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from rich.console import Console, Group
+from rich.console import Console, JustifyMethod
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -49,28 +49,41 @@ def _provenance(step: TraceItem) -> Text:
     return Text("constant", style="blue")
 
 
-def _trace_table(console: Console, steps: list[TraceItem], display: Display) -> Table:
-    """Each hop of a trace: variable, value, unit and where the value came from.
+def _print_detail_table(console: Console, columns: list[tuple[str, JustifyMethod]], detail: str,
+                        rows: list[tuple[list[Any], Text]]) -> None:
+    """Rows of short cells plus a long detail (a provenance, an expression) as the last column.
 
-    When a row does not fit on one line, the provenance moves under the
-    variable and wraps there: values and units are never cut.
+    When the rows do not fit on one line, each detail goes on its own
+    indented line under its row, across the whole width: the short cells
+    (values, units) are never cut. `columns` are (header, justify) pairs.
     """
-    rows = [(step.id, *display.quantity(step.id, step.value, step.unit), _provenance(step)) for step in steps]
-    widths = [max([len(header), *(len(str(row[i])) for row in rows)]) for i, header in
-              enumerate(("variable", "value", "unit", "from"))]
-    one_line = sum(widths) + 2 * (len(widths) - 1) <= console.width
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("variable" if one_line else "variable / from", overflow="fold")
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("unit", no_wrap=True)
-    if one_line:
-        table.add_column("from", no_wrap=True)
-    for ident, number, unit, source in rows:
-        if one_line:
-            table.add_row(ident, number, unit, source)
-        else:
-            table.add_row(Group(Text(ident, overflow="fold"), Padding(source, (0, 0, 0, 2))), number, unit)
-    return table
+    headers = [header for header, _ in columns]
+    widths = [max([len(header), *(len(str(cells[i])) for cells, _ in rows)]) for i, header in enumerate(headers)]
+    longest_detail = max([len(detail), *(len(text) for _, text in rows)])
+    if sum(widths) + longest_detail + 2 * len(widths) <= console.width:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for header, justify in columns:
+            table.add_column(header, justify=justify, no_wrap=True)
+        table.add_column(detail, no_wrap=True)
+        for cells, text in rows:
+            table.add_row(*cells, text)
+        console.print(table)
+        return
+    widths[0] = max(8, min(widths[0], console.width - sum(widths[1:]) - 2 * (len(widths) - 1)))
+
+    def grid(show_header: bool) -> Table:
+        table = Table(box=None, header_style="bold", pad_edge=False, show_header=show_header)
+        for index, ((header, justify), width) in enumerate(zip(columns, widths)):
+            table.add_column(f"{header} / {detail}" if index == 0 else header, justify=justify, width=width,
+                             overflow="fold" if index == 0 else "ellipsis", no_wrap=index > 0)
+        return table
+
+    console.print(grid(show_header=True))
+    for cells, text in rows:
+        row = grid(show_header=False)
+        row.add_row(*cells)
+        console.print(row)
+        console.print(Padding(text, (0, 0, 0, 2)))
 
 
 def render_resolve(console: Console, report: ResolveReport, display: Display, *, trace: bool, missing: bool) -> None:
@@ -81,7 +94,9 @@ def render_resolve(console: Console, report: ResolveReport, display: Display, *,
     if report.presets:
         console.print(f"presets: {', '.join(report.presets)}", style="dim")
     if trace and report.trace:
-        console.print(_trace_table(console, report.trace, display))
+        rows = [([step.id, *display.quantity(step.id, step.value, step.unit)], _provenance(step))
+                for step in report.trace]
+        _print_detail_table(console, [("variable", "left"), ("value", "right"), ("unit", "left")], "from", rows)
     if report.status != "ok" or missing:
         if report.missing:
             console.print(f"missing roots ({len(report.missing)}): assign them with --assign ID=VALUE or a --preset",
@@ -93,12 +108,10 @@ def render_resolve(console: Console, report: ResolveReport, display: Display, *,
     for error in report.errors:
         console.print(f"error: {error}", style="red")
     if report.constraints:
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("check", "kind", "status", "lhs", "rhs", "expression"):
-            table.add_column(column, justify="right" if column in ("lhs", "rhs") else "left")
-        for check in report.constraints:
-            table.add_row(check.id, check.kind, status_text(check.status), fmt(check.lhs), fmt(check.rhs), check.expr)
-        console.print(table)
+        rows = [([check.id, check.kind, status_text(check.status), fmt(check.lhs), fmt(check.rhs)],
+                 Text(check.expr, style="dim")) for check in report.constraints]
+        _print_detail_table(console, [("check", "left"), ("kind", "left"), ("status", "left"), ("lhs", "right"),
+                                      ("rhs", "right")], "expression", rows)
 
 
 def render_scenario(console: Console, report: ScenarioReport, display: Display) -> None:
