@@ -55,6 +55,7 @@ class Scenario:
     assign: dict[str, Assignment] = field(default_factory=dict)
     select: dict[str, str] = field(default_factory=dict)
     extends: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # e.g. an own assignment an extended pack's override cuts off
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Question:
     scenarios: list[Scenario]
     assign: dict[str, Assignment]
     select: dict[str, str]
+    warnings: list[str] = field(default_factory=list)   # e.g. an --assign an earlier preset's override cuts off
 
     @property
     def preset_names(self) -> list[str]:

@@ -93,6 +93,8 @@ class ResolveReport(_Report):
     """The scenarios given with --preset, in order."""
     selection: dict[str, str] = Field(default_factory=dict)
     """Alternatives chosen explicitly (by presets or --select): group -> equation ID."""
+    warnings: list[str] = Field(default_factory=list)
+    """About the question: an input a later layer changed that an earlier pack's override cuts off."""
 
 
 class TargetItem(_Report):
@@ -135,6 +137,8 @@ class ScenarioReport(_Report):
     """Outputs with status missing."""
     targets: list[TargetItem]
     """The scenario's `outputs`, in the order the file gives them."""
+    warnings: list[str] = Field(default_factory=list)
+    """About the question: an input a later layer changed that an earlier pack's override cuts off."""
 
 
 class StatsReport(_Report):
@@ -314,6 +318,10 @@ class SolveResult(_Report):
     """The structural analysis."""
     outputs: dict[str, ValueItem] = Field(default_factory=dict)
     """The problem's (or its scenarios') outputs evaluated at the solution."""
+    notes: list[str] = Field(default_factory=list)
+    """Where flags replaced a problem file's entries (flags win)."""
+    warnings: list[str] = Field(default_factory=list)
+    """About the question: an input a later layer changed that an earlier pack's override cuts off."""
 
 
 class SensitivityRoot(_Report):
@@ -346,6 +354,8 @@ class SensitivityReport(_Report):
     """Every assigned variable the target's solve reads, by |elasticity|, largest first."""
     presets: list[str] = Field(default_factory=list)
     """The scenarios given with --preset, in order."""
+    warnings: list[str] = Field(default_factory=list)
+    """About the question: an input a later layer changed that an earlier pack's override cuts off."""
 
 
 # command -> the model of its --json output (scenario-report prints a list of them for several scenarios)

@@ -67,8 +67,8 @@ def test_bad_registry(cli, tmp_path, name):
     (["resolve", "gpu.tdp", "--assign", "gpu.tdp=-5 W"], "outside its domain"),
     (["resolve", "gpu.tdp", "--select", "arch.flops_per_token=nope"], "is not an alternative"),
     (["resolve", "gpu.tdp", "--select", "gpu.tdp=x"], "unknown alternative group"),
-    (["verify", "--profile", "slow"], "unknown profile"),
-    (["cone", "gpu.tdp", "--direction", "sideways"], "unknown direction"),
+    (["verify", "--profile", "slow"], "'slow' is not one of 'fast', 'full'"),
+    (["cone", "gpu.tdp", "--direction", "sideways"], "'sideways' is not one of 'up', 'down'"),
 ])
 def test_bad_command_line(cli, args, needle):
     result = cli(*args)

@@ -1,64 +1,204 @@
 """The command line: a thin typer layer over the library (docs/cli.md).
 
 Exit codes: 0 answered; 1 answered "no" (verify found problems, a status
-other than ok); 2 bad input or usage; 3 an internal error (a bug).
+other than ok, nothing matched); 2 bad input or usage; 3 an internal error
+(a bug). A reader that closes the pipe early (`| head`) ends the program
+quietly with 0.
 """
 
 from __future__ import annotations
 
+import enum
+import errno
+import fnmatch
 import functools
+import io
 import json
+import os
+import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional, TextIO
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 
-from gpu_stack.interface import render
+from gpu_stack import __version__
 from gpu_stack.errors import InputError
+from gpu_stack.interface import render
+from gpu_stack.interface.display import Display, UnitsMode
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+    add_completion=True, no_args_is_help=True, rich_markup_mode=None,
     help="gpu-stack: an open, unit-checked equation model of AI training infrastructure.",
 )
-out = Console(highlight=False, soft_wrap=False)
-if not out.is_terminal:  # piped output: do not squeeze tables into 80 columns
-    out = Console(highlight=False, soft_wrap=False, width=200)
-err = Console(stderr=True, highlight=False)
-if not err.is_terminal:
-    err = Console(stderr=True, highlight=False, width=400)
+
+_PIPED_WIDTH = 200   # piped output wraps only very long lines (COLUMNS overrides)
+# spaces (and the colour codes among them) at the end of a line: rich pads table cells to the column width
+_LINE_END = re.compile(r"(?:[ ]|\x1b\[[0-9;]*m)+$", re.M)
+_COLOUR_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _TrimmedLines(io.TextIOBase):
+    """A text stream that drops trailing spaces from every line it passes on (keeping colour codes)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        lines, newline, self._partial = (self._partial + text).rpartition("\n")
+        if newline:
+            self._stream.write(_LINE_END.sub(lambda m: "".join(_COLOUR_CODE.findall(m.group())), lines) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._stream.write(self._partial)
+            self._partial = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+
+class _Console(Console):
+    """rich's Console, leaving a closed pipe to the CLI (quiet exit 0) rather than exiting with 1 itself."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+def _stdout() -> Console:
+    """The console for answers: terminal width on a terminal; when piped, COLUMNS or a wide default."""
+    stream = _TrimmedLines(sys.stdout)
+    if stream.isatty():
+        return _Console(file=stream, highlight=False, markup=False, soft_wrap=False)
+    columns = os.environ.get("COLUMNS", "")
+    return _Console(file=stream, highlight=False, markup=False, soft_wrap=False,
+                   width=int(columns) if columns.isdigit() else _PIPED_WIDTH)
+
+
+def _stderr() -> Console:
+    """The console for errors, warnings and progress; lines are not broken when it is not a terminal."""
+    return Console(stderr=True, highlight=False, markup=False, soft_wrap=not sys.stderr.isatty())
+
+
+class _Command(TyperCommand):
+    """typer's command, naming each argument by its metavar in help (typer adds its Python type: '<list[str]>')."""
+
+    def _arguments(self, ctx: Any) -> list[Any]:
+        return [p for p in self.get_params(ctx) if p.param_type_name == "argument" and not p.hidden]
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [self.options_metavar or "", *(p.metavar or p.name.upper() for p in self._arguments(ctx))]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments = [(p.metavar or p.name.upper(), (p.help or "") + ("  [required]" if p.required else ""))
+                     for p in self._arguments(ctx)]
+        options = [record for p in self.get_params(ctx) if p.param_type_name == "option"
+                   for record in [p.get_help_record(ctx)] if record is not None]
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+class Direction(str, enum.Enum):
+    """Which way a cone goes."""
+
+    up = "up"
+    down = "down"
+
+
+class Profile(str, enum.Enum):
+    """How much `verify` checks."""
+
+    fast = "fast"
+    full = "full"
+
+
+class Listing(str, enum.Enum):
+    """What `list` lists."""
+
+    scenarios = "scenarios"
+    problems = "problems"
+    variables = "variables"
+    equations = "equations"
+
+
+def _complete_scenarios(incomplete: str) -> list[str]:
+    """Shell completion of --preset: the shipped scenario names."""
+    from gpu_stack.model.scenarios import list_scenarios
+    return [name for name in list_scenarios() if name.startswith(incomplete)]
+
+
+def _complete_variables(incomplete: str) -> list[str]:
+    """Shell completion of a variable ID (loads the built-in registry, about a second)."""
+    try:
+        return [ident for ident in _registry(None).variables if ident.startswith(incomplete)]
+    except InputError:   # a broken registry completes nothing; the command itself will say why
+        return []
+
 
 RegistryOption = Annotated[Optional[list[str]], typer.Option(
-    "--registry", help="Registry folder to load instead of the built-in one; repeat to layer "
+    "--registry", metavar="DIR", help="Registry folder to load instead of the built-in one; repeat to layer "
     "('--registry builtin --registry ./mine').")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the documented JSON shape.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the documented JSON shape (declared units).")]
 PresetOption = Annotated[Optional[list[str]], typer.Option(
-    "--preset", help="Scenario: NAME, scenarios.NAME or a path; repeatable, later wins.")]
+    "--preset", metavar="NAME", autocompletion=_complete_scenarios,
+    help="Scenario: NAME (see 'gpu-stack list scenarios'), scenarios.NAME or a path; repeatable, later wins.")]
 AssignOption = Annotated[Optional[list[str]], typer.Option(
-    "--assign", help="ID=VALUE, VALUE a bare number (declared unit) or a quantity like '700 W'; repeatable.")]
+    "--assign", metavar="ID=VALUE", help="VALUE a bare number (declared unit) or a quantity like '700 W'; "
+    "repeatable.")]
 SelectOption = Annotated[Optional[list[str]], typer.Option(
-    "--select", help="GROUP=EQUATION: pick an alternative; repeatable.")]
+    "--select", metavar="GROUP=EQUATION", help="Pick an alternative; repeatable.")]
+UnitsOption = Annotated[UnitsMode, typer.Option(
+    "--units", case_sensitive=False, help="human: durations in s…day, power in W…GW, energy in kWh…GWh, money in "
+    "USD…BUSD, fractions in %; declared: each variable's own unit (as --json).")]
+VariableArgument = Annotated[str, typer.Argument(metavar="ID", autocompletion=_complete_variables,
+                                                 help="Variable ID (see 'gpu-stack list variables').")]
 
 
 def _emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False, default=str) + "\n")
 
 
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at devnull so the final flush cannot fail again (Python docs, 'SIGPIPE')."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout without a file descriptor (a test runner)
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _warn(warnings: list[str]) -> None:
+    render.render_warnings(_stderr(), warnings)
+
+
 def guarded(function: Callable[..., int | None]) -> Callable[..., None]:
-    """Run a command; turn bad input into one message + exit 2, bugs into exit 3."""
+    """Run a command; turn bad input into one message + exit 2, bugs into exit 3, a closed pipe into exit 0."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        err = _stderr()
         try:
             code = function(*args, **kwargs) or 0
+            sys.stdout.flush()
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
         except InputError as exc:
-            err.print(f"error: {exc}", markup=False)
+            err.print(f"error: {exc}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -66,8 +206,8 @@ def guarded(function: Callable[..., int | None]) -> Callable[..., None]:
         except Exception as exc:  # a bug: say so, and where
             frames = [f for f in traceback.extract_tb(exc.__traceback__) if "gpu_stack" in f.filename]
             where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-            err.print(f"internal error (a bug in gpu-stack{where}): {type(exc).__name__}: {exc}", markup=False)
-            err.print("please report it with the command that triggered it", markup=False)
+            err.print(f"internal error (a bug in gpu-stack{where}): {type(exc).__name__}: {exc}")
+            err.print("please report it with the command that triggered it")
             raise typer.Exit(3) from None
         raise typer.Exit(code)
 
@@ -79,7 +219,54 @@ def _registry(paths: list[str] | None):
     return load_registry(paths or None)
 
 
-@app.command()
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"gpu-stack {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = None) -> None:
+    """gpu-stack: an open, unit-checked equation model of AI training infrastructure."""
+
+
+@app.command("list", cls=_Command)
+@guarded
+def list_command(
+    what: Annotated[Listing, typer.Argument(case_sensitive=False, metavar="WHAT",
+                                            help="scenarios, problems, variables or equations.")],
+    pattern: Annotated[Optional[str], typer.Argument(
+        metavar="[PATTERN]", help="Keep IDs containing PATTERN, or matching it as a glob ('arch.*').")] = None,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """Scenarios, problems, variables or equations, one per line with what it is."""
+    from gpu_stack.model.problems import describe_problems
+    from gpu_stack.model.scenarios import describe_scenarios
+    reg = _registry(registry)
+    if what is Listing.scenarios:
+        items = describe_scenarios(reg)
+    elif what is Listing.problems:
+        items = describe_problems()
+    elif what is Listing.variables:
+        items = [{"id": v.id, "unit": v.unit, "description": v.description} for v in reg.variables.values()]
+    else:
+        items = [{"id": e.id, "description": e.model.eq} for e in reg.equations.values()]
+    if pattern:
+        glob = any(c in pattern for c in "*?[")
+        items = [item for item in items if (fnmatch.fnmatchcase(item["id"], pattern) if glob
+                                            else pattern.lower() in item["id"].lower())]
+    items.sort(key=lambda item: item["id"])
+    if as_json:
+        _emit_json(items)
+    elif items:
+        render.render_listing(_stdout(), items)
+    else:
+        _stderr().print(f"no {what.value} match {pattern!r}")
+    return 0 if items else 1
+
+
+@app.command(cls=_Command)
 @guarded
 def stats(registry: RegistryOption = None, as_json: JsonOption = False) -> int:
     """Counts: variables, equations, roots, leaves, families, unit checks, references, headline reach."""
@@ -88,52 +275,52 @@ def stats(registry: RegistryOption = None, as_json: JsonOption = False) -> int:
     if as_json:
         _emit_json(report.model_dump())
     else:
-        render.render_stats(out, report)
+        render.render_stats(_stdout(), report)
     return 0
 
 
-@app.command()
+@app.command(cls=_Command)
 @guarded
 def verify(
     registry: RegistryOption = None,
-    profile: Annotated[str, typer.Option("--profile", help="fast: registry checks; full: also every scenario "
-                                         "and problem file.")] = "fast",
+    profile: Annotated[Profile, typer.Option("--profile", case_sensitive=False, help="fast: registry checks; "
+                                             "full: also every scenario and problem file.")] = Profile.fast,
     as_json: JsonOption = False,
 ) -> int:
     """Registry checks (parse, IDs, units, references, loops, dead ends); exit 1 when problems are found."""
     from gpu_stack.audit.verify import verify as run_verify
-    if profile not in ("fast", "full"):
-        raise InputError(f"unknown profile {profile!r}", hint="use --profile fast or --profile full")
+    err = _stderr()
     show = (lambda text: err.print(f"checking {text}…", style="dim")) if (not as_json and err.is_terminal) else None
-    report = run_verify(registry or None, profile, progress=show)
+    report = run_verify(registry or None, profile.value, progress=show)
     if as_json:
         _emit_json(report.model_dump())
     else:
-        render.render_verify(out, report)
+        render.render_verify(_stdout(), report)
     return 0 if report.status == "ok" else 1
 
 
-@app.command()
+@app.command(cls=_Command)
 @guarded
 def explain(ident: Annotated[str, typer.Argument(metavar="ID", help="A variable, equation, constraint, constant "
                                                  "or reference key.")],
             registry: RegistryOption = None, as_json: JsonOption = False) -> int:
     """A variable or equation: definition, unit, references, unit check, where used."""
     from gpu_stack.audit.explain import explain as describe
-    info = describe(_registry(registry), ident)
+    reg = _registry(registry)
+    info = describe(reg, ident)
     if as_json:
         _emit_json(info)
     else:
-        render.render_explain(out, info)
+        render.render_explain(_stdout(), info, reg.references)
     return 0
 
 
-@app.command()
+@app.command(cls=_Command)
 @guarded
 def cone(
-    target: Annotated[str, typer.Argument(help="Variable ID.")],
-    direction: Annotated[str, typer.Option("--direction", help="up: what it depends on; down: what depends "
-                                           "on it.")] = "up",
+    target: VariableArgument,
+    direction: Annotated[Direction, typer.Option("--direction", case_sensitive=False, help="up: what it depends "
+                                                 "on; down: what depends on it.")] = Direction.up,
     preset: PresetOption = None, select: SelectOption = None,
     registry: RegistryOption = None, as_json: JsonOption = False,
     dot: Annotated[bool, typer.Option("--dot", help="Print Graphviz DOT.")] = False,
@@ -143,21 +330,21 @@ def cone(
     from gpu_stack.model.scenarios import compose
     reg = _registry(registry)
     reg.require_variable(target)
-    if direction not in ("up", "down"):
-        raise InputError(f"unknown direction {direction!r}", hint="use --direction up or --direction down")
     question = compose(reg, preset or [], [], select or [])
+    _warn(question.warnings)
     graph = variable_graph(reg, question.select)
-    if direction == "up":
+    if direction is Direction.up:
         members = upstream(reg, [target], question.select, cut=question.assign)
     else:
         members = downstream(reg, [target], question.select)
     edges = sorted((u, v, d["equation"]) for u, v, d in graph.edges(data=True) if u in members and v in members
-                   and not (direction == "up" and v in question.assign))
+                   and not (direction is Direction.up and v in question.assign))
     ordered = sorted(members)
     if as_json:
-        _emit_json({"target": target, "direction": direction, "count": len(ordered), "variables": ordered,
+        _emit_json({"target": target, "direction": direction.value, "count": len(ordered), "variables": ordered,
                     "equations": sorted({e for _, _, e in edges}),
-                    "edges": [{"from": u, "to": v, "equation": e} for u, v, e in edges]})
+                    "edges": [{"from": u, "to": v, "equation": e} for u, v, e in edges],
+                    "warnings": question.warnings})
     elif dot:
         lines = [f'digraph "{target}" {{', "  rankdir=LR;"]
         for v in ordered:
@@ -167,23 +354,23 @@ def cone(
         lines.append("}")
         sys.stdout.write("\n".join(lines) + "\n")
     else:
-        out.print(f"{'upstream' if direction == 'up' else 'downstream'} cone of {target}: "
-                  f"{len(ordered)} variables, {len({e for _, _, e in edges})} equations", style="bold")
-        for v in ordered:
-            out.print(f"  {v}  [{reg.variables[v].unit}]")
+        render.render_cone(_stdout(), f"{'upstream' if direction is Direction.up else 'downstream'} cone of "
+                           f"{target}: {len(ordered)} variables, {len({e for _, _, e in edges})} equations",
+                           [(v, reg.variables[v].unit) for v in ordered])
     return 0
 
 
-@app.command()
+@app.command(cls=_Command)
 @guarded
 def resolve(
-    target: Annotated[str, typer.Argument(help="Variable ID to compute.")],
+    target: VariableArgument,
     preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show every hop.")] = False,
     missing: Annotated[bool, typer.Option("--missing", help="List missing roots.")] = False,
     constraints: Annotated[bool, typer.Option("--constraints", help="Check constraints and validity ranges.")] = False,
     fail_on_violation: Annotated[bool, typer.Option("--fail-on-violation", help="Exit 1 when a constraint "
                                                     "or validity range is violated.")] = False,
+    units: UnitsOption = UnitsMode.human,
     registry: RegistryOption = None, as_json: JsonOption = False,
 ) -> int:
     """The audit resolver: compute a target forward, with its trace and missing roots."""
@@ -192,23 +379,25 @@ def resolve(
     reg = _registry(registry)
     reg.require_variable(target)
     question = compose(reg, preset or [], assign or [], select or [])
+    _warn(question.warnings)
     report = resolve_report(reg, target, question, constraints=constraints)
+    report.warnings = question.warnings
     if as_json:
         data = report.model_dump()
         if not trace:
             data["trace"] = []
         _emit_json(data)
     else:
-        render.render_resolve(out, report, trace=trace, missing=missing)
+        render.render_resolve(_stdout(), report, Display(reg, units), trace=trace, missing=missing)
     violated = any(c.status == "violated" for c in report.constraints)
     return 0 if report.status == "ok" and not (fail_on_violation and violated) else 1
 
 
-@app.command("root-debt")
+@app.command("root-debt", cls=_Command)
 @guarded
 def root_debt_command(
     families: Annotated[bool, typer.Option("--families", help="Group roots by family.")] = False,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Show at most N rows.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, metavar="N", help="Show at most N rows.")] = None,
     show_all: Annotated[bool, typer.Option("--all", help="Also scenario and primitive roots.")] = False,
     preset: PresetOption = None,
     registry: RegistryOption = None, as_json: JsonOption = False,
@@ -218,49 +407,66 @@ def root_debt_command(
     from gpu_stack.model.scenarios import compose
     reg = _registry(registry)
     question = compose(reg, preset or []) if preset else None
+    if question is not None:
+        _warn(question.warnings)
     report = root_debt(reg, question, include_all=show_all, limit=limit)
     if as_json:
         _emit_json(report.model_dump())
     else:
-        render.render_root_debt(out, report, by_family=families)
+        render.render_root_debt(_stdout(), report, by_family=families)
     return 0
 
 
-@app.command("scenario-report")
+@app.command("scenario-report", cls=_Command)
 @guarded
 def scenario_report_command(
-    scenarios: Annotated[list[str], typer.Argument(metavar="SCENARIO...", help="Scenario names or paths.")],
+    scenarios: Annotated[list[str], typer.Argument(metavar="SCENARIO...", help="Scenario names (see 'gpu-stack "
+                                                   "list scenarios') or paths.")],
+    units: UnitsOption = UnitsMode.human,
     registry: RegistryOption = None, as_json: JsonOption = False,
 ) -> int:
     """Resolve each scenario's outputs."""
     from gpu_stack.audit.report import scenario_report
     from gpu_stack.model.scenarios import load_scenario
     reg = _registry(registry)
-    reports = [scenario_report(reg, load_scenario(reg, name)) for name in scenarios]
+    reports = []
+    for name in scenarios:
+        scenario = load_scenario(reg, name)
+        _warn(scenario.warnings)
+        report = scenario_report(reg, scenario)
+        report.warnings = scenario.warnings
+        reports.append(report)
     if as_json:
         data = [r.model_dump() for r in reports]
         _emit_json(data[0] if len(data) == 1 else data)
     else:
+        out = _stdout()
         for index, report in enumerate(reports):
             if index:
                 out.print()
-            render.render_scenario(out, report)
+            render.render_scenario(out, report, Display(reg, units))
     return 0 if all(r.status == "ok" for r in reports) else 1
 
 
-@app.command()
+@app.command(cls=_Command)
 @guarded
 def solve(
-    problem_file: Annotated[Optional[str], typer.Argument(metavar="[PROBLEM.toml]", help="A problem file "
-                                                          "(or give the question with the options below).")] = None,
+    problem_file: Annotated[Optional[str], typer.Argument(
+        metavar="[PROBLEM]", help="A problem file or a shipped problem's NAME (see 'gpu-stack list problems'); "
+        "the options below add to it and win over its entries of the same ID.")] = None,
     preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
-    target: Annotated[Optional[list[str]], typer.Option("--target", help="ID=VALUE: hold an output; repeatable.")] = None,
-    free: Annotated[Optional[list[str]], typer.Option("--free", help="ID or ID=MIN:MAX: release an input to the "
-                                                      "solver; repeatable.")] = None,
-    minimize: Annotated[Optional[str], typer.Option("--minimize", help="Expression to minimize.")] = None,
-    maximize: Annotated[Optional[str], typer.Option("--maximize", help="Expression to maximize.")] = None,
-    constraint: Annotated[Optional[list[str]], typer.Option("--constraint", help="Extra inequality, "
-                                                            "e.g. 'econ.job.dc_power <= 6 [kW]'.")] = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", metavar="ID=VALUE",
+                                                        help="Hold an output at a value; repeatable.")] = None,
+    free: Annotated[Optional[list[str]], typer.Option("--free", metavar="ID[=MIN:MAX]", help="Release an input "
+                                                      "to the solver; repeatable.")] = None,
+    minimize: Annotated[Optional[str], typer.Option("--minimize", metavar="EXPR",
+                                                    help="Expression to minimize.")] = None,
+    maximize: Annotated[Optional[str], typer.Option("--maximize", metavar="EXPR",
+                                                    help="Expression to maximize.")] = None,
+    constraint: Annotated[Optional[list[str]], typer.Option("--constraint", metavar="EXPR", help="Extra "
+                                                            "inequality, e.g. 'econ.job.dc_power <= 6 [kW]'; "
+                                                            "repeatable.")] = None,
+    units: UnitsOption = UnitsMode.human,
     registry: RegistryOption = None, as_json: JsonOption = False,
 ) -> int:
     """Simultaneous, inverse and optimization solves (CasADi: Newton, IPOPT, bonmin)."""
@@ -268,30 +474,31 @@ def solve(
     from gpu_stack.model.scenarios import compose
     from gpu_stack.solver.solve import solve_problem
     reg = _registry(registry)
-    if problem_file is not None:
-        if any([preset, assign, select, target, free, minimize, maximize, constraint]):
-            raise InputError("give either a problem file or --preset/--assign/--target/--free options, not both")
-        problem = load_problem(reg, problem_file)
-    else:
-        if not (target or free or minimize or maximize or preset):
-            raise InputError("nothing to solve", hint="give PROBLEM.toml, or --target ID=VALUE with --free ID")
+    flags = any([preset, assign, select, target, free, minimize, maximize, constraint])
+    if problem_file is None and not (target or free or minimize or maximize or preset):
+        raise InputError("nothing to solve", hint="give PROBLEM.toml, or --target ID=VALUE with --free ID")
+    problem = load_problem(reg, problem_file) if problem_file is not None else None
+    if problem is None or flags:
         question = compose(reg, preset or [], [], select or [])
         problem = inline_problem(reg, question.scenarios, assign or [], question.select, target or [], free or [],
-                                 minimize, maximize, constraint or [])
+                                 minimize, maximize, constraint or [], base=problem)
+    _warn(problem.warnings)
     result = solve_problem(reg, problem)
+    result.notes, result.warnings = problem.notes, problem.warnings
     if as_json:
         _emit_json(result.model_dump())
     else:
-        render.render_solve(out, result)
+        render.render_solve(_stdout(), result, Display(reg, units))
     return 0 if result.status == "ok" else 1
 
 
-@app.command("sensitivity")
+@app.command("sensitivity", cls=_Command)
 @guarded
 def sensitivity_command(
-    target: Annotated[str, typer.Argument(help="Variable ID.")],
+    target: VariableArgument,
     preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Show the N largest.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, metavar="N", help="Show the N largest.")] = None,
+    units: UnitsOption = UnitsMode.human,
     registry: RegistryOption = None, as_json: JsonOption = False,
 ) -> int:
     """d ln(target) / d ln(input) for every assigned input in the cone, exact (CasADi AD), ranked."""
@@ -299,17 +506,33 @@ def sensitivity_command(
     from gpu_stack.solver.sensitivity import sensitivity
     reg = _registry(registry)
     question = compose(reg, preset or [], assign or [], select or [])
+    _warn(question.warnings)
     report = sensitivity(reg, target, question)
+    report.warnings = question.warnings
     if as_json:
         _emit_json(report.model_dump())
     else:
-        render.render_sensitivity(out, report, limit)
+        render.render_sensitivity(_stdout(), report, Display(reg, units), limit)
     return 0
 
 
 def main() -> None:
     """Entry point of the `gpu-stack` script."""
-    app(prog_name="gpu-stack")
+    try:
+        try:
+            app(prog_name="gpu-stack")
+        finally:
+            sys.stdout.flush()   # inside the try: a reader gone before the last write is a broken pipe too
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(0)
+    except SystemExit as exit_:
+        # click turns a broken pipe met outside a command (--help, --version) into exit 1
+        context = exit_.__context__
+        if isinstance(context, OSError) and context.errno == errno.EPIPE:
+            _silence_stdout()
+            sys.exit(0)
+        raise
 
 
 if __name__ == "__main__":

@@ -5,63 +5,98 @@ Only the CLI calls this module; the library never prints.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Mapping
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from gpu_stack.reports import ResolveReport, RootDebtReport, ScenarioReport, StatsReport, VerifyReport
+from gpu_stack.interface.display import Display, fmt
+from gpu_stack.model.entries import Reference
+from gpu_stack.reports import (ResolveReport, RootDebtReport, ScenarioReport, SensitivityReport, SolveResult,
+                               StatsReport, TraceItem, VerifyReport)
 
-__all__ = ["fmt", "render_resolve", "render_scenario", "render_stats", "render_root_debt", "render_verify",
-           "render_explain"]
+__all__ = ["render_resolve", "render_scenario", "render_stats", "render_root_debt", "render_verify",
+           "render_explain", "render_solve", "render_sensitivity", "render_listing", "render_warnings", "render_cone",
+           "first_sentence"]
 
+_BAR = 20   # widest elasticity bar, in characters
 _STATUS_STYLE = {"ok": "green", "missing": "yellow", "error": "red", "violated": "red", "unresolved": "yellow",
                  "infeasible": "red", "failed": "red", "underdetermined": "yellow", "overdetermined": "yellow"}
 
 
-def fmt(value: float | None) -> str:
-    """Seven significant digits, thousands separated in the readable range."""
-    if value is None:
-        return "—"
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e9:
-        text = f"{value:,.7g}"
-        return text
-    return f"{value:.7g}"
+def _room(console: Console, rows: list[list[str]], columns: int, least: int = 16) -> int:
+    """Width left on the console for a last column after `columns` columns never cut (two spaces apart)."""
+    used = sum(max(len(str(row[i])) for row in rows) + 2 for i in range(columns))
+    return max(console.width - used, least)
 
 
 def status_text(status: str) -> Text:
+    """A status word in its colour."""
     return Text(status, style=_STATUS_STYLE.get(status, "bold"))
 
 
-def render_resolve(console: Console, report: ResolveReport, *, trace: bool, missing: bool) -> None:
-    head = Text.assemble((report.target, "bold"), " = ", (fmt(report.value), "bold"), f" {report.unit}  ",
-                         status_text(report.status))
-    console.print(head)
+def _provenance(step: TraceItem) -> Text:
+    """Where a trace value came from: an equation, an assignment, an override, a constant."""
+    if step.source == "equation":
+        return Text(step.equation or "")
+    if step.source == "override":
+        return Text.assemble(("OVERRIDE", "bold magenta"), f" {step.origin} cuts {step.equation}")
+    if step.source == "assign":
+        return Text(f"assign {step.origin}", style="cyan")
+    return Text("constant", style="blue")
+
+
+def _print_detail_table(console: Console, columns: list[tuple[str, JustifyMethod]], detail: str,
+                        rows: list[tuple[list[Any], Text]]) -> None:
+    """Rows of short cells plus a long detail (a provenance, an expression) as the last column.
+
+    When the rows do not fit on one line, each detail goes on its own
+    indented line under its row, across the whole width: the short cells
+    (values, units) are never cut. `columns` are (header, justify) pairs.
+    """
+    headers = [header for header, _ in columns]
+    widths = [max([len(header), *(len(str(cells[i])) for cells, _ in rows)]) for i, header in enumerate(headers)]
+    longest_detail = max([len(detail), *(len(text) for _, text in rows)])
+    if sum(widths) + longest_detail + 2 * len(widths) <= console.width:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for header, justify in columns:
+            table.add_column(header, justify=justify, no_wrap=True)
+        table.add_column(detail, no_wrap=True)
+        for cells, text in rows:
+            table.add_row(*cells, text)
+        console.print(table)
+        return
+    widths[0] = max(8, min(widths[0], console.width - sum(widths[1:]) - 2 * (len(widths) - 1)))
+
+    def grid(show_header: bool) -> Table:
+        table = Table(box=None, header_style="bold", pad_edge=False, show_header=show_header)
+        for index, ((header, justify), width) in enumerate(zip(columns, widths)):
+            table.add_column(f"{header} / {detail}" if index == 0 else header, justify=justify, width=width,
+                             overflow="fold" if index == 0 else "ellipsis", no_wrap=index > 0)
+        return table
+
+    console.print(grid(show_header=True))
+    for cells, text in rows:
+        row = grid(show_header=False)
+        row.add_row(*cells)
+        console.print(row)
+        console.print(Padding(text, (0, 0, 0, 2)))
+
+
+def render_resolve(console: Console, report: ResolveReport, display: Display, *, trace: bool, missing: bool) -> None:
+    """A resolved target: its value, the trace, missing roots, errors and checks."""
+    number, unit = display.quantity(report.target, report.value, report.unit)
+    console.print(Text.assemble((report.target, "bold"), " = ", (number, "bold"), f" {unit}" if unit else "",
+                                "  ", status_text(report.status)))
     if report.presets:
         console.print(f"presets: {', '.join(report.presets)}", style="dim")
     if trace and report.trace:
-        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-        table.add_column("variable", no_wrap=True)
-        table.add_column("")
-        table.add_column("from", no_wrap=True)
-        table.add_column("", justify="center")
-        table.add_column("value", justify="right")
-        table.add_column("unit")
-        for step in report.trace:
-            if step.source == "equation":
-                source = Text(step.equation or "")
-            elif step.source == "override":
-                source = Text.assemble(("OVERRIDE", "bold magenta"), f" {step.origin} cuts {step.equation}")
-            elif step.source == "assign":
-                source = Text(f"assign {step.origin}", style="cyan")
-            else:
-                source = Text("constant", style="blue")
-            table.add_row(step.id, "<-", source, "=", fmt(step.value), step.unit)
-        console.print(table)
+        rows = [([step.id, *display.quantity(step.id, step.value, step.unit)], _provenance(step))
+                for step in report.trace]
+        _print_detail_table(console, [("variable", "left"), ("value", "right"), ("unit", "left")], "from", rows)
     if report.status != "ok" or missing:
         if report.missing:
             console.print(f"missing roots ({len(report.missing)}): assign them with --assign ID=VALUE or a --preset",
@@ -73,15 +108,14 @@ def render_resolve(console: Console, report: ResolveReport, *, trace: bool, miss
     for error in report.errors:
         console.print(f"error: {error}", style="red")
     if report.constraints:
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("check", "kind", "status", "lhs", "rhs", "expression"):
-            table.add_column(column, justify="right" if column in ("lhs", "rhs") else "left")
-        for check in report.constraints:
-            table.add_row(check.id, check.kind, status_text(check.status), fmt(check.lhs), fmt(check.rhs), check.expr)
-        console.print(table)
+        rows = [([check.id, check.kind, status_text(check.status), fmt(check.lhs), fmt(check.rhs)],
+                 Text(check.expr, style="dim")) for check in report.constraints]
+        _print_detail_table(console, [("check", "left"), ("kind", "left"), ("status", "left"), ("lhs", "right"),
+                                      ("rhs", "right")], "expression", rows)
 
 
-def render_scenario(console: Console, report: ScenarioReport) -> None:
+def render_scenario(console: Console, report: ScenarioReport, display: Display) -> None:
+    """A scenario's outputs with their values and statuses."""
     console.print(Text.assemble((report.scenario, "bold"), f"  ({report.kind})  ", status_text(report.status),
                                 f"  {report.ok_count}/{report.target_count} outputs, "
                                 f"{report.assignment_count} assignments"))
@@ -91,7 +125,7 @@ def render_scenario(console: Console, report: ScenarioReport) -> None:
     table.add_column("unit")
     table.add_column("status")
     for target in report.targets:
-        table.add_row(target.id, fmt(target.value), target.unit, status_text(target.status))
+        table.add_row(target.id, *display.quantity(target.id, target.value, target.unit), status_text(target.status))
     console.print(table)
     for target in report.targets:
         if target.missing:
@@ -104,7 +138,7 @@ def render_stats(console: Console, report: StatsReport) -> None:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column("what")
     table.add_column("count", justify="right")
-    table.add_column("share", justify="right", style="dim")
+    table.add_column("share", style="dim")
     equations = max(report.equations, 1)
     variables = max(report.variables, 1)
     rows: list[tuple[str, int, str]] = [
@@ -125,6 +159,7 @@ def render_stats(console: Console, report: StatsReport) -> None:
 
 
 def render_root_debt(console: Console, report: RootDebtReport, *, by_family: bool) -> None:
+    """Roots (or families) ranked by weight; descriptions cut at the edge of the console."""
     console.print(f"{report.total_roots} roots with boundary {' / '.join(report.boundaries)}"
                   + (f" in the cone of {', '.join(report.presets)}" if report.presets else ""), style="bold")
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -137,18 +172,15 @@ def render_root_debt(console: Console, report: RootDebtReport, *, by_family: boo
             table.add_row(item.family, str(item.total_weight), str(item.root_count),
                           ", ".join(r.id.rsplit(".", 1)[1] + f" ({r.weight})" for r in item.top_roots))
     else:
-        table.add_column("root")
-        table.add_column("weight", justify="right")
-        table.add_column("boundary")
-        if report.presets:
-            table.add_column("assigned")
-        table.add_column("description", overflow="ellipsis", no_wrap=True, max_width=70)
-        for root in report.roots:
-            cells = [root.id, str(root.weight), root.boundary]
-            if report.presets:
-                cells.append("yes" if root.assigned else "NO")
-            cells.append(root.description)
-            table.add_row(*cells)
+        headers = ["root", "weight", "boundary", *(["assigned"] if report.presets else [])]
+        rows = [[root.id, str(root.weight), root.boundary, *(["yes" if root.assigned else "NO"] if report.presets
+                                                             else [])] for root in report.roots]
+        for header in headers:
+            table.add_column(header, justify="right" if header == "weight" else "left", overflow="fold")
+        table.add_column("description", overflow="ellipsis", no_wrap=True,
+                         max_width=_room(console, [headers, *rows], len(headers)))
+        for root, cells in zip(report.roots, rows):
+            table.add_row(*cells, root.description)
     console.print(table)
 
 
@@ -165,12 +197,34 @@ def render_verify(console: Console, report: VerifyReport) -> None:
     console.print(Text.assemble(summary + "  ", status_text("ok" if report.status == "ok" else "error")))
 
 
-def render_explain(console: Console, info: dict[str, Any]) -> None:
-    kind = info["kind"]
-    console.print(Text.assemble((info["id"], "bold"), f"  ({kind})"))
+def _authors_short(authors: str) -> str:
+    """'A, B, C, D' → 'A et al.'; up to three authors are kept."""
+    names = [name.strip() for name in authors.split(",") if name.strip()]
+    return names[0] + " et al." if len(names) > 3 else ", ".join(names)
+
+
+def _citation(authors: str, year: Any, title: str) -> str:
+    """'Narayanan et al. (2021). Efficient Large-Scale … Megatron-LM.'"""
+    head = _authors_short(authors)
+    if year:
+        head += f" ({year})" if head else f"({year})"
+    return (f"{head}. " if head else "") + title.rstrip(".") + "."
+
+
+def _place(place: str, text: str) -> Padding:
+    """One place cited in a source and what the registry found there, indented under the citation."""
+    return Padding(Text.assemble((place, "bold"), f": {text}" if text else "", style="dim"), (0, 0, 0, 6))
+
+
+def render_explain(console: Console, info: dict[str, Any], references: Mapping[str, Reference]) -> None:
+    """What the registry knows about an ID; references as citations (authors, year, title, place cited)."""
+    if "title" in info and info["id"] in references:   # explain's reference dict: its 'kind' is the source's
+        _render_reference(console, references[info["id"]])
+        return
+    console.print(Text.assemble((info["id"], "bold"), f"  ({info['kind']})"))
     skip = {"id", "kind", "refs"}
     table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column("key", style="bold")
+    table.add_column("key", style="bold", no_wrap=True)
     table.add_column("value")
     for key, value in info.items():
         if key in skip or value in (None, [], "", {}) or value is False:
@@ -183,36 +237,60 @@ def render_explain(console: Console, info: dict[str, Any]) -> None:
             value = ", ".join(str(v) for v in value)
         elif isinstance(value, float):
             value = fmt(value)
-        table.add_row(key, str(value))
+        table.add_row(key.replace("_", " "), str(value))
     console.print(table)
+    places: dict[str, list[dict[str, str]]] = {}
     for ref in info.get("refs", []):
-        line = f"  [{ref['ref']}] {ref['title']}"
-        if ref.get("year"):
-            line += f" ({ref['year']})"
-        if ref.get("at_place"):
-            line += f" — {ref['place']}: {ref['at_place']}"
-        console.print(line, style="dim", overflow="fold")
+        places.setdefault(ref["key"], []).append(ref)
+    if places:
+        console.print("references", style="bold")
+    for key, refs in places.items():
+        entry = references.get(key)
+        console.print(Text.assemble("  ", (f"[{key}]", "cyan"), " ",
+                                    _citation(entry.authors if entry else "", refs[0].get("year"), refs[0]["title"])))
+        for ref in refs:
+            if ref.get("place"):
+                console.print(_place(ref["place"], ref.get("at_place", "")))
 
 
-def _value_table(heading: str, items: dict[str, Any]) -> Table:
+def _render_reference(console: Console, reference: Reference) -> None:
+    """One bibliography entry: citation, link, note and the places the registry cites."""
+    console.print(Text.assemble((reference.key, "bold"), f"  (reference, {reference.kind})"))
+    console.print("  " + _citation(reference.authors, reference.year, reference.title))
+    if reference.authors and _authors_short(reference.authors) != reference.authors:
+        console.print(f"  authors: {reference.authors}", style="dim")
+    if reference.url:
+        console.print(f"  {reference.url}", style="dim")
+    if reference.note:
+        console.print(f"  note: {reference.note}", style="dim")
+    if reference.locations:
+        console.print("  places checked against the source:", style="bold")
+        for place, text in reference.locations.items():
+            console.print(_place(place, text))
+
+
+def _value_table(heading: str, items: Mapping[str, Any], display: Display) -> Table:
     """IDs with their values and units, aligned."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column(heading)
     table.add_column("value", justify="right")
     table.add_column("unit")
     for ident, item in items.items():
-        table.add_row(ident, fmt(item.value), item.unit)
+        table.add_row(ident, *display.quantity(ident, item.value, item.unit))
     return table
 
 
-def render_solve(console: Console, result: Any) -> None:
-    """A solve result: status, free variables, objective, constraints, outputs."""
+def render_solve(console: Console, result: SolveResult, display: Display) -> None:
+    """A solve result: status, what the flags changed, free variables, objective, constraints, outputs."""
     head = Text.assemble(("solve ", "bold"), status_text(result.status), f"  {result.message}")
     console.print(head)
+    for note in result.notes:
+        console.print(f"note: {note}", style="dim")
     if result.free:
-        console.print(_value_table("free variable", result.free))
+        console.print(_value_table("free variable", result.free, display))
     if result.objective is not None:
-        console.print(f"objective = {fmt(result.objective)} {result.objective_unit}")
+        number, unit = display.quantity(None, result.objective, result.objective_unit or "")
+        console.print(f"objective = {number} {unit}")
     if result.active_constraints:
         table = Table(box=None, header_style="bold", pad_edge=False)
         table.add_column("active constraint")
@@ -224,22 +302,76 @@ def render_solve(console: Console, result: Any) -> None:
     if result.conflicting_constraints:
         console.print("conflicting: " + ", ".join(result.conflicting_constraints), style="red")
     if result.outputs:
-        console.print(_value_table("output", result.outputs))
+        console.print(_value_table("output", result.outputs, display))
 
 
-def render_sensitivity(console: Console, report: Any, limit: int | None = None) -> None:
+def render_sensitivity(console: Console, report: SensitivityReport, display: Display, limit: int | None = None) -> None:
     """Elasticities as a ranked table with bars."""
-    console.print(Text.assemble((report.target, "bold"), f" = {fmt(report.value)} {report.unit}"))
+    number, unit = display.quantity(report.target, report.value, report.unit)
+    console.print(Text.assemble((report.target, "bold"), f" = {number} {unit}"))
+    roots = report.roots[:limit]
+    rows = [[root.id, f"{root.elasticity:+.4f}", *display.quantity(root.id, root.value, root.unit), root.source]
+            for root in roots]
+    headers = ["input", "elasticity", "value", "unit", "source"]
+    bar_width = min(_BAR, _room(console, [headers, *rows], len(headers), least=0))
     table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("input")
-    table.add_column("elasticity", justify="right")
-    table.add_column("", no_wrap=True)
-    table.add_column("value", justify="right")
-    table.add_column("unit")
-    table.add_column("source")
+    table.add_column("input", overflow="fold")
+    table.add_column("elasticity", justify="right", no_wrap=True)
+    if bar_width:
+        table.add_column("", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("unit", no_wrap=True)
+    table.add_column("source", no_wrap=True)
     largest = max((abs(r.elasticity) for r in report.roots if r.elasticity == r.elasticity), default=1.0) or 1.0
-    for root in report.roots[:limit]:
-        width = int(round(20 * abs(root.elasticity) / largest)) if root.elasticity == root.elasticity else 0
-        bar = Text("█" * width, style="green" if root.elasticity >= 0 else "red")
-        table.add_row(root.id, f"{root.elasticity:+.4f}", bar, fmt(root.value), root.unit, root.source)
+    for root, (ident, elasticity, number, unit, source) in zip(roots, rows):
+        width = int(round(bar_width * abs(root.elasticity) / largest)) if root.elasticity == root.elasticity else 0
+        bar = [Text("█" * width, style="green" if root.elasticity >= 0 else "red")] if bar_width else []
+        table.add_row(ident, elasticity, *bar, number, unit, source)
     console.print(table)
+
+
+_ABBREVIATIONS = ("al.", "e.g.", "i.e.", "cf.", "vs.", "Fig.", "Eq.", "No.", "approx.")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a description: up to a '.', '?' or '!' followed by a space and a capital."""
+    for match in re.finditer(r"[.?!](?=\s+[A-Z(\"'])", text):
+        if not text[:match.end()].endswith(_ABBREVIATIONS):
+            return text[:match.end()]
+    return text
+
+
+def render_listing(console: Console, items: list[dict[str, str]]) -> None:
+    """`list`: one line per item — ID, kind or unit when there is one, the first sentence of its description.
+
+    IDs and kinds are never cut; the description is cut with '…' at the edge of the console.
+    """
+    extra = "kind" if any("kind" in item for item in items) else "unit" if any("unit" in item for item in items) \
+        else None
+    rows = [[item["id"], *([item.get(extra, "")] if extra else []), first_sentence(item["description"])]
+            for item in items]
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column("id", overflow="fold", style="bold")
+    if extra:
+        table.add_column(extra, no_wrap=True, style="cyan")
+    table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=_room(console, rows, len(rows[0]) - 1))
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def render_cone(console: Console, heading: str, members: list[tuple[str, str]]) -> None:
+    """A cone: its size, then each variable with its declared unit."""
+    console.print(heading, style="bold")
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column("variable", no_wrap=True)
+    table.add_column("unit", style="dim", no_wrap=True)
+    for ident, unit in members:
+        table.add_row(ident, unit)
+    console.print(Padding(table, (0, 0, 0, 2)))
+
+
+def render_warnings(console: Console, warnings: list[str]) -> None:
+    """Warnings about the question itself (e.g. an assignment an override cuts off), one per line."""
+    for warning in warnings:
+        console.print(Text.assemble(("warning: ", "yellow bold"), warning))

@@ -15,11 +15,13 @@ from typing import Any, Iterable
 from gpu_stack.errors import ExpressionError, ProblemError, UnitError, UnknownIdError
 from gpu_stack.model.expressions import Compare, Node, dimension, parse_condition, parse_expression, variables
 from gpu_stack.model.loader import read_toml
+from gpu_stack.model.paths import builtin_problems
 from gpu_stack.model.registry import Registry
 from gpu_stack.core import Assignment, Scenario
-from gpu_stack.model.scenarios import load_scenario, merge, parse_assign_option, parse_value
+from gpu_stack.model.scenarios import cut_off_assignments, load_scenario, merge, parse_assign_option, parse_value
 
-__all__ = ["FreeSpec", "Objective", "ProblemConstraint", "Problem", "load_problem", "inline_problem"]
+__all__ = ["FreeSpec", "Objective", "ProblemConstraint", "Problem", "load_problem", "inline_problem",
+           "describe_problems"]
 
 _KEYS = {"description", "scenarios", "assign", "target", "free", "objective", "constraint", "select", "outputs"}
 
@@ -63,6 +65,8 @@ class Problem:
     objective: Objective | None = None
     constraints: list[ProblemConstraint] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)      # where command-line flags replaced the file's entries
+    warnings: list[str] = field(default_factory=list)   # e.g. a changed input an earlier override cuts off
 
     @property
     def seeds(self) -> list[str]:
@@ -151,11 +155,19 @@ def _target(registry: Registry, ident: str, raw: Any, where: str | None, line: i
     return parse_value(registry, ident, raw, origin="target", where=where, line=line).value
 
 
+def describe_problems() -> list[dict[str, str]]:
+    """The shipped problem files, as `solve NAME` finds them: {"id": NAME, "description"}, read from each file."""
+    described = []
+    for path in sorted(builtin_problems().glob("*.toml")):
+        data, _text = read_toml(path)
+        described.append({"id": path.stem, "description": " ".join(str(data.get("description", "")).split())})
+    return described
+
+
 def load_problem(registry: Registry, path: str | Path) -> Problem:
     """Read a problem file (scenario paths relative to it)."""
     path = Path(path)
     if not path.is_file():
-        from gpu_stack.model.paths import builtin_problems
         named = builtin_problems() / (str(path).removeprefix("problems.") + ".toml")
         if named.is_file():
             path = named
@@ -176,8 +188,10 @@ def load_problem(registry: Registry, path: str | Path) -> Problem:
         registry.select(select)
     except UnknownIdError as exc:
         raise ProblemError(exc.message, file=where, hint=exc.hint) from None
+    warnings = [w for s in scenarios for w in s.warnings]
+    warnings += cut_off_assignments(registry, [*(s.assign for s in scenarios), {a.id: a for a in extra}], select)
     problem = Problem(name=path.stem, description=str(data.get("description", "")), path=path,
-                      scenarios=scenarios, assign=assign, select=select)
+                      scenarios=scenarios, assign=assign, select=select, warnings=list(dict.fromkeys(warnings)))
     for ident, raw in data.get("target", {}).items():
         problem.targets[ident] = _target(registry, ident, raw, where, _line(text, ident))
     for ident, raw in data.get("free", {}).items():
@@ -207,23 +221,64 @@ def _line(text: str, needle: str) -> int | None:
 def inline_problem(registry: Registry, scenarios: Iterable[Scenario], assign: Iterable[str] = (),
                    select: dict[str, str] | None = None, targets: Iterable[str] = (), free: Iterable[str] = (),
                    minimize: str | None = None, maximize: str | None = None,
-                   constraints: Iterable[str] = ()) -> Problem:
-    """A problem from command-line flags: --target ID=VALUE, --free ID[=MIN:MAX], …"""
+                   constraints: Iterable[str] = (), *, base: Problem | None = None) -> Problem:
+    """A problem from command-line flags: --target ID=VALUE, --free ID[=MIN:MAX], …
+
+    With `base` (a loaded problem file) the flags go on top of the file:
+    presets and --assign after the file's assignments, and every flag wins
+    over the file's entry of the same ID — an --assign also drops the file's
+    target or freeing of that variable, a --target or --free the other one,
+    --minimize/--maximize the file's objective. Each replacement is
+    recorded in `notes`; extra constraints are added.
+    """
     scenarios = list(scenarios)
     extra = [parse_assign_option(registry, text) for text in assign]
-    merged, chosen = merge(scenarios, extra, select)
-    problem = Problem(name="command line", scenarios=scenarios, assign=merged, select=chosen)
+    flag_assign, flag_select = merge(scenarios, extra, select)
+    if base is None:
+        problem = Problem(name="command line", scenarios=scenarios, assign=flag_assign, select=flag_select,
+                          outputs=[o for s in scenarios for o in s.outputs])
+        layers = [*(s.assign for s in scenarios), {a.id: a for a in extra}]
+    else:
+        problem = Problem(name=base.name, description=base.description, path=base.path,
+                          scenarios=[*base.scenarios, *scenarios], assign={**base.assign, **flag_assign},
+                          select={**base.select, **flag_select}, targets=dict(base.targets), free=dict(base.free),
+                          objective=base.objective, constraints=list(base.constraints),
+                          outputs=list(dict.fromkeys([*base.outputs, *(o for s in scenarios for o in s.outputs)])),
+                          warnings=list(base.warnings))
+        problem.notes += _replaced_assignments(base.assign, flag_assign)
+        problem.notes += [f"--select {group}={equation} replaces the file's {base.select[group]}"
+                          for group, equation in flag_select.items()
+                          if group in base.select and base.select[group] != equation]
+        registry.select(problem.select)
+        layers = [base.assign, *(s.assign for s in scenarios), {a.id: a for a in extra}]
+    from_file = {"targets": set(base.targets), "free": set(base.free)} if base else {"targets": set(), "free": set()}
+
+    def replace(ident: str, flag: str) -> None:
+        """Drop the file's target or freeing of `ident`: the flag decides what happens to it."""
+        for kind, owned in from_file.items():
+            if ident in owned:
+                owned.discard(ident)
+                entry = getattr(problem, kind).pop(ident)
+                what = f"target {ident} = {entry:g} {registry.variables[ident].unit}" if kind == "targets" \
+                    else f"freeing of {ident}"
+                problem.notes.append(f"{flag} replaces the file's {what}")
+
+    for item in extra:
+        replace(item.id, f"--assign {item.id}={_quantity(item)}")
     for text in targets:
         ident, sep, value = text.partition("=")
         if not sep:
             raise ProblemError(f"--target {text!r}: write ID=VALUE, e.g. 'econ.cost.per_token=2.5e-6 USD/token'")
+        ident = ident.strip()
         try:
             raw: Any = float(value)
         except ValueError:
             raw = value.strip()
-        problem.targets[ident.strip()] = _target(registry, ident.strip(), raw, None, None)
+        replace(ident, f"--target {text.strip()}")
+        problem.targets[ident] = _target(registry, ident, raw, None, None)
     for text in free:
         ident, sep, bounds = text.partition("=")
+        ident = ident.strip()
         spec: Any = True
         if sep:
             low, colon, high = bounds.partition(":")
@@ -231,16 +286,47 @@ def inline_problem(registry: Registry, scenarios: Iterable[Scenario], assign: It
                 raise ProblemError(f"--free {text!r}: write ID or ID=MIN:MAX (either side may be empty)")
             spec = {k: v.strip() for k, v in (("min", low), ("max", high)) if v.strip()}
             spec = {k: (float(v) if _is_number(v) else v) for k, v in spec.items()}
-        problem.free[ident.strip()] = _free_spec(registry, ident.strip(), spec, None, None)
+        replace(ident, f"--free {text.strip()}")
+        problem.free[ident] = _free_spec(registry, ident, spec, None, None)
     if minimize and maximize:
         raise ProblemError("give --minimize or --maximize, not both")
     if minimize or maximize:
+        if problem.objective is not None:
+            problem.notes.append(f"--{'minimize' if minimize else 'maximize'} replaces the file's objective "
+                                 f"({problem.objective.sense} {problem.objective.text})")
         problem.objective = _objective(registry, {"minimize": minimize} if minimize else {"maximize": maximize},
                                        None, None)
-    for index, text in enumerate(constraints, start=1):
+    taken = {c.id for c in problem.constraints}
+    index = len(problem.constraints)
+    for text in constraints:
+        index += 1
+        while f"problem.constraint[{index}]" in taken:
+            index += 1
         problem.constraints.append(_constraint(registry, f"problem.constraint[{index}]", text, None, None))
-    problem.outputs = [o for s in scenarios for o in s.outputs]
+    problem.warnings = list(dict.fromkeys([*problem.warnings, *(w for s in scenarios for w in s.warnings),
+                                           *cut_off_assignments(registry, layers, problem.select)]))
     return problem
+
+
+def _replaced_assignments(before: dict[str, Assignment], after: dict[str, Assignment]) -> list[str]:
+    """Notes for the file's assignments that flags changed, one per flag source (a preset, --assign)."""
+    changed: dict[str, list[str]] = {}
+    for ident, item in after.items():
+        old = before.get(ident)
+        if old is not None and old.value != item.value:
+            changed.setdefault(item.origin, []).append(f"{ident} = {_quantity(item)} (file: {_quantity(old)})")
+    notes = []
+    for origin, items in changed.items():
+        source = "--assign" if origin == "command line" else f"--preset (its pack {origin})"
+        shown = "; ".join(items[:5]) + (f"; … ({len(items)} in all)" if len(items) > 5 else "")
+        notes.append(f"{source} replaces the file's value{'s' if len(items) > 1 else ''}: {shown}")
+    return notes
+
+
+def _quantity(item: Assignment) -> str:
+    """'64', '700 W': an assigned value in its declared unit, for a note."""
+    unit = "" if item.unit in ("", "1", "dimensionless") else f" {item.unit}"
+    return f"{item.value:g}{unit}"
 
 
 def _is_number(text: str) -> bool:

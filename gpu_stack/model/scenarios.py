@@ -9,7 +9,7 @@ declared unit here, once, so the rest of the engine works in declared units.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from gpu_stack.core import Assignment, Question, Scenario
 from gpu_stack.errors import ScenarioError, UnitError, UnknownIdError
@@ -18,7 +18,7 @@ from gpu_stack.model.paths import builtin_scenarios
 from gpu_stack.model.registry import Registry
 
 __all__ = ["find_scenario", "load_scenario", "parse_value", "parse_assign_option",
-           "merge", "list_scenarios"]
+           "merge", "list_scenarios", "describe_scenarios", "cut_off_assignments", "compose"]
 
 ScenarioKind = Literal["synthetic", "cited", "measured"]
 _KINDS = ("synthetic", "cited", "measured")
@@ -95,6 +95,16 @@ def list_scenarios(registry: Registry | None = None) -> list[str]:
     return sorted(names)
 
 
+def describe_scenarios(registry: Registry | None = None) -> list[dict[str, str]]:
+    """Every scenario `--preset NAME` can find: {"id": NAME, "kind", "description"}, read from its file only."""
+    described = []
+    for name in list_scenarios(registry):
+        data, _text = read_toml(find_scenario(name, registry))
+        described.append({"id": name, "kind": str(data.get("kind", "")),
+                          "description": " ".join(str(data.get("description", "")).split())})
+    return described
+
+
 def find_scenario(ref: str, registry: Registry | None = None, *, relative_to: Path | None = None) -> Path:
     """Turn NAME, scenarios.NAME or a path into a scenario file path."""
     candidates: list[Path] = []
@@ -141,17 +151,20 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
     scenario = Scenario(name=name, path=path, kind=kind, description=str(data.get("description", "")),
                         outputs=[], extends=list(extends))
     outputs: list[str] = []
+    layers: list[dict[str, Assignment]] = []
     for parent_ref in extends:
         parent = load_scenario(registry, parent_ref, relative_to=path.parent, _chain=(*_chain, path))
         scenario.assign.update(parent.assign)
         scenario.select.update(parent.select)
+        scenario.warnings += [w for w in parent.warnings if w not in scenario.warnings]
+        layers.append(parent.assign)
         outputs = parent.outputs or outputs
     assign = data.get("assign", {})
     if not isinstance(assign, dict):
         raise ScenarioError("[assign] must be a table of ID = value", file=path)
-    for ident, raw in assign.items():
-        line = _assign_line(text, ident)
-        scenario.assign[ident] = parse_value(registry, ident, raw, origin=name, where=str(path), line=line)
+    own = {ident: parse_value(registry, ident, raw, origin=name, where=str(path), line=_assign_line(text, ident))
+           for ident, raw in assign.items()}
+    scenario.assign.update(own)
     select = data.get("select", {})
     if not isinstance(select, dict):
         raise ScenarioError("[select] must be a table of group = equation ID", file=path)
@@ -160,6 +173,9 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
     except UnknownIdError as exc:
         raise ScenarioError(exc.message, file=path, hint=exc.hint) from None
     scenario.select.update(select)
+    for warning in cut_off_assignments(registry, [*layers, own], scenario.select):
+        if warning not in scenario.warnings:
+            scenario.warnings.append(warning)
     own_outputs = data.get("outputs")
     if own_outputs is not None:
         for ident in own_outputs:
@@ -183,6 +199,87 @@ def merge(scenarios: Iterable[Scenario], extra: Iterable[Assignment] = (),
         assign[item.id] = item
     chosen.update(select or {})
     return assign, chosen
+
+
+# How far up a cut equation a changed input is reported: its own inputs (1) and
+# their inputs (2). Farther inputs meet an override through chains that carry
+# modelling choices of their own (a calibrated stall share, a cost method's
+# zero storage capex), and warning there would be noise.
+_NEAR = 2
+
+
+def cut_off_assignments(registry: Registry, layers: Sequence[Mapping[str, Assignment]],
+                        select: Mapping[str, str] | None = None) -> list[str]:
+    """Warnings for changed inputs that an override from the same pack keeps from mattering.
+
+    Layers are applied in order (extended packs, then a scenario's own
+    [assign]; presets, then --assign). A pack that assigns a variable its
+    active equation would define (an override) cuts that equation, and the
+    value it gives agrees with the pack's own inputs. When a later layer
+    changes one of those inputs near the cut equation (at most two equations
+    up) and leaves the override standing, the new value never reaches the
+    overridden variable — e.g. a new `arch.n_layers` on top of a workload
+    pack that gives both the shape and `arch.params_total_dense`. Inputs
+    assigned for the first time, and overrides from another pack than the
+    changed input's, are not reported: packs fill in each other's gaps that
+    way, and a pack's own choices (kernels at peak efficiency) are meant to
+    hold whatever the inputs.
+
+    Parameters
+    ----------
+    registry : Registry
+    layers : sequence of {ID: Assignment}
+        Assignments of each layer, earliest first.
+    select : {group: equation ID}, optional
+        The selection of alternatives in force (decides which equation an
+        override cuts).
+
+    Returns
+    -------
+    list of str
+        One warning per overridden variable, naming it, the pack that
+        overrides it, the cut equation and the changed inputs; empty when
+        every change counts.
+    """
+    defining = registry.defining_equations(select)
+    assigned = {ident for layer in layers for ident in layer}
+    earlier: dict[str, Assignment] = {}
+    warnings: list[str] = []
+    for layer in layers:
+        changed = {ident for ident, item in layer.items() if ident in earlier and earlier[ident].value != item.value}
+        for ident, override in earlier.items():
+            equation = defining.get(ident)
+            if equation is None or ident in layer or not changed:
+                continue
+            cut_off = sorted(x for x in _assigned_upstream(defining, equation.inputs, assigned, _NEAR) & changed
+                             if earlier[x].origin == override.origin)
+            if cut_off:
+                setters = ", ".join(sorted({layer[x].origin for x in cut_off}))
+                several = len(cut_off) > 1
+                warnings.append(
+                    f"{', '.join(cut_off)} (set by {setters}) cannot change {ident}: {override.origin}, which gave "
+                    f"{'their' if several else 'its'} old value{'s' if several else ''}, also assigns {ident}, "
+                    f"cutting {equation.id}; remove that assignment (or assign {ident} too) for the new "
+                    f"value{'s' if several else ''} to count")
+        earlier.update(layer)
+    return warnings
+
+
+def _assigned_upstream(defining: Mapping[str, Any], inputs: Iterable[str], assigned: set[str],
+                       depth: int) -> set[str]:
+    """Assigned variables within `depth` equations up from `inputs` (the walk stops at each one it meets)."""
+    reached: set[str] = set()
+    frontier, seen = set(inputs), set()
+    for _ in range(depth):
+        upper: set[str] = set()
+        for ident in frontier - seen:
+            seen.add(ident)
+            if ident in assigned:
+                reached.add(ident)
+            elif ident in defining:
+                upper.update(defining[ident].inputs)
+        frontier = upper
+    return reached
 
 
 def _scenario_name(path: Path) -> str:
@@ -216,4 +313,6 @@ def compose(registry: Registry, presets: Iterable[str] = (), assign: Iterable[st
         chosen[group.strip()] = equation.strip()
     assignments, selection = merge(scenarios, extra, chosen)
     registry.select(selection)
-    return Question(scenarios, assignments, selection)
+    warnings = [w for s in scenarios for w in s.warnings]
+    warnings += cut_off_assignments(registry, [*(s.assign for s in scenarios), {a.id: a for a in extra}], selection)
+    return Question(scenarios, assignments, selection, list(dict.fromkeys(warnings)))
