@@ -1,7 +1,9 @@
 """Structural analysis: match equations to unknowns, then decompose.
 
 A question's equations and unknowns form a bipartite graph. A maximum
-matching (scipy's Hopcroft–Karp on a sparse biadjacency matrix) and the
+matching that keeps the defining direction of explicit equations where it
+can (greedy along that direction, then augmenting paths; `covers` uses
+scipy's Hopcroft–Karp instead, where any maximum matching will do) and the
 Dulmage–Mendelsohn decomposition split it into
 
 * an **under-determined** part: unknowns reachable by alternating paths from
@@ -11,21 +13,27 @@ Dulmage–Mendelsohn decomposition split it into
   equation (targets or assignments that conflict, and the equations
   through which they do);
 * a **well-determined** part, ordered into blocks (block-triangular form:
-  strongly connected components of the matched dependency graph). A block
-  of one equation that defines its own variable explicitly is evaluated; any
-  other block is an algebraic loop or an inverted equation for Newton.
+  strongly connected components of the matched dependency graph, found by
+  scipy's `connected_components(connection="strong")`, in topological
+  order). A block of one equation that defines its own variable explicitly
+  is evaluated; any other block is an algebraic loop or an inverted equation
+  for Newton.
+
+The order is deterministic: among blocks whose inputs are all available, the
+one holding the earliest equation (by position in the given list) comes
+first, and a block's members keep their positions' order.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-import networkx as nx
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import maximum_bipartite_matching
+from scipy.sparse.csgraph import connected_components, maximum_bipartite_matching
 
 __all__ = ["Block", "Structure", "analyse", "covers"]
 
@@ -99,12 +107,16 @@ def analyse(equations: Sequence[str], unknowns: Sequence[str], incidence: Mappin
     matching = _prefer_explicit(equations, unknowns, incidence, explicit or {})
     structure = Structure(equations, unknowns, matching)
     var_to_eq = {v: e for e, v in matching.items()}
-    eqs_of: dict[str, list[str]] = {v: [] for v in unknowns}
-    for e in equations:
-        for v in incidence[e]:
-            eqs_of[v].append(e)
     # under-determined: alternating paths from unmatched unknowns (any edge, then the matching)
-    under_v, under_e = _alternating_closure([v for v in unknowns if v not in var_to_eq], eqs_of, matching)
+    unmatched = [v for v in unknowns if v not in var_to_eq]
+    under_v: set[str] = set()
+    under_e: set[str] = set()
+    if unmatched:
+        eqs_of: dict[str, list[str]] = {v: [] for v in unknowns}
+        for e in equations:
+            for v in incidence[e]:
+                eqs_of[v].append(e)
+        under_v, under_e = _alternating_closure(unmatched, eqs_of, matching)
     # over-determined: alternating paths from unmatched equations
     over_e, over_v = _alternating_closure([e for e in equations if e not in matching], incidence, var_to_eq)
     structure.under_variables = [v for v in unknowns if v in under_v]
@@ -113,20 +125,59 @@ def analyse(equations: Sequence[str], unknowns: Sequence[str], incidence: Mappin
     structure.over_variables = [v for v in unknowns if v in over_v]
     # well-determined part: block-triangular order
     well = [e for e in equations if e in matching and e not in under_e and e not in over_e]
-    graph = nx.DiGraph()
-    graph.add_nodes_from(well)
-    well_set = set(well)
-    for e in well:
-        for v in incidence[e]:
-            source = var_to_eq.get(v)
-            if source is not None and source != e and source in well_set:
-                graph.add_edge(source, e)
-    condensed = nx.condensation(graph)
-    position = {e: i for i, e in enumerate(equations)}
-    for node in nx.topological_sort(condensed):
-        members = sorted(condensed.nodes[node]["members"], key=position.__getitem__)
-        structure.blocks.append(Block(tuple(members), tuple(matching[e] for e in members)))
+    for members in _block_order(well, incidence, var_to_eq):
+        structure.blocks.append(Block(tuple(members), tuple(map(matching.__getitem__, members))))
     return structure
+
+
+def _block_order(well: list[str], incidence: Mapping[str, Sequence[str]],
+                 var_to_eq: Mapping[str, str]) -> list[list[str]]:
+    """Blocks of the well-determined equations, each block's inputs solved by earlier blocks.
+
+    An edge source → e means e reads the unknown that source is matched to.
+    Blocks are the strongly connected components of that graph (scipy);
+    Kahn's algorithm orders them, taking first, among the blocks that are
+    ready, the one whose earliest equation comes first in `well`. Members
+    keep their order in `well`.
+    """
+    n = len(well)
+    if n == 0:
+        return []
+    index = {e: i for i, e in enumerate(well)}
+    solved_by = {v: index[e] for v, e in var_to_eq.items() if e in index}   # unknown -> position of its equation
+    read = [incidence[e] for e in well]
+    edges_from = np.fromiter((solved_by.get(v, -1) for vs in read for v in vs), dtype=np.int64)
+    edges_to = np.repeat(np.arange(n, dtype=np.int64), [len(vs) for vs in read])
+    keep = (edges_from >= 0) & (edges_from != edges_to)
+    edges_from, edges_to = edges_from[keep], edges_to[keep]
+    matrix = csr_matrix((np.ones(len(edges_from), dtype=np.int8), (edges_from, edges_to)), shape=(n, n))
+    count, labels = connected_components(matrix, directed=True, connection="strong")
+    # renumber components by their earliest member, so that a smaller label means an earlier equation
+    _, first = np.unique(labels, return_index=True)          # first member position of each scipy label
+    rank = np.empty(count, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(count)
+    block_of = rank[labels]
+    members: list[list[str]] = [[] for _ in range(count)]
+    for e, b in zip(well, block_of.tolist()):
+        members[b].append(e)
+    # edges between blocks (duplicates kept: each one is counted and released once)
+    crossing = block_of[edges_from] != block_of[edges_to]
+    block_from = block_of[edges_from[crossing]].tolist()
+    block_to = block_of[edges_to[crossing]].tolist()
+    waiting = np.bincount(block_to, minlength=count).tolist()
+    after: list[list[int]] = [[] for _ in range(count)]
+    for a, b in zip(block_from, block_to):
+        after[a].append(b)
+    ready = [b for b in range(count) if waiting[b] == 0]   # already a heap: ascending
+    order: list[list[str]] = []
+    while ready:
+        b = heapq.heappop(ready)
+        order.append(members[b])
+        for c in after[b]:
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                heapq.heappush(ready, c)
+    return order
 
 
 def _alternating_closure(starts: list[str], neighbours: Mapping[str, Sequence[str]],
