@@ -12,10 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-import networkx as nx
-
 from gpu_stack.model.expressions import FLOAT_OPS, evaluate
-from gpu_stack.audit.graph import upstream, variable_graph
+from gpu_stack.audit.graph import ordered_components, upstream, variable_graph
 from gpu_stack.model.registry import Registry
 from gpu_stack.core import Assignment
 
@@ -103,24 +101,30 @@ def resolve(registry: Registry, targets: Iterable[str], assignments: Mapping[str
     defining = registry.defining_equations(chosen)
     cut = frozenset(assignments)
     cone = upstream(registry, targets, chosen, cut=cut)
-    graph = variable_graph(registry, chosen).subgraph(cone).copy()
-    graph.remove_edges_from([(u, v) for u, v in list(graph.edges) if v in cut])
+    graph = variable_graph(registry, chosen)
+
+    def feeds(ident: str) -> list[str]:
+        """Variables of the cone computed from `ident` (an assigned variable is computed from nothing)."""
+        return [v for v in graph.successors(ident) if v in cone and v not in cut]
+
     result = Resolution(registry=registry)
     result._selection = chosen
     result._cut = cut
 
-    loop_sets = [c for c in nx.strongly_connected_components(graph) if len(c) > 1 or graph.has_edge(*(list(c) * 2))]
+    # Components in a stable topological order (ties: smallest ID first), so traces
+    # read the same in every run.
+    components = ordered_components(sorted(cone), feeds)
     looped: set[str] = set()
-    for component in loop_sets:
-        members = sorted(component)
+    for members in components:
+        if len(members) == 1 and members[0] not in feeds(members[0]):
+            continue
         result.loops.append(members)
         equations = sorted({defining[v].id for v in members if v in defining})
         for v in members:
             result.errors[v] = (f"'{v}' is in an algebraic loop ({', '.join(members)}) through "
                                 f"{', '.join(equations)}: the audit resolver cannot order it; use 'gpu-stack solve'")
-        looped |= component
-    condensed = nx.condensation(graph)
-    order = [v for node in nx.topological_sort(condensed) for v in sorted(condensed.nodes[node]["members"])]
+        looped.update(members)
+    order = [v for members in components for v in members]
 
     implicit_only = {v for e in registry.active_equations(chosen) if e.defines is None for v in e.variables}
 

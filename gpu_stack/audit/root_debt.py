@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import networkx as nx
-
-from gpu_stack.audit.graph import boundary_of, family, roots, upstream, variable_graph
+from gpu_stack.audit.graph import boundary_of, family, reachable, roots, upstream, variable_graph
 from gpu_stack.model.registry import Registry
 from gpu_stack.reports import DebtFamily, DebtRoot, RootDebtReport
 from gpu_stack.core import Question
@@ -34,7 +32,7 @@ def root_debt(registry: Registry, question: Question | None = None, *, include_a
         candidates = [r for r in candidates if r in cone]
     boundaries = ["debt", "scenario", "primitive"] if include_all else ["debt"]
     listed = [r for r in candidates if boundary_of(registry, r) in boundaries]
-    below = {r: nx.descendants(graph, r) for r in listed}
+    below = {r: reachable([r], graph.successors) - {r} for r in listed}
     root_set = set(listed)
     items = {
         r: DebtRoot(id=r, weight=len(below[r] - root_set), boundary=boundary_of(registry, r),
