@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from gpu_stack.errors import ParseError
 from gpu_stack.model.entries import Constant, Constraint, Equation, Origin, Reference, Variable
 
-__all__ = ["LayerFiles", "read_toml", "read_layer", "line_of", "describe_validation_error"]
+__all__ = ["LayerFiles", "read_toml", "read_layer", "source_files", "line_of", "describe_validation_error"]
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "variable": Variable,
@@ -100,6 +100,14 @@ class LayerFiles:
     entries: dict[str, list[BaseModel]] = field(default_factory=lambda: {k: [] for k in _SECTIONS})
 
 
+def source_files(folder: Path) -> list[Path]:
+    """The files a registry folder is read from: units.txt and references.toml if present, then every
+    other *.toml in sorted order (the order `read_layer` reads them in)."""
+    special = [folder / "units.txt", folder / "references.toml"]
+    return [p for p in special if p.is_file()] + \
+        [p for p in sorted(folder.rglob("*.toml")) if p != special[1]]
+
+
 def read_layer(folder: Path) -> LayerFiles:
     """Read one registry folder: units.txt, references.toml and every other *.toml."""
     if not folder.is_dir():
@@ -121,8 +129,8 @@ def read_layer(folder: Path) -> LayerFiles:
             except ValidationError as exc:
                 raise ParseError(f"reference '{key}': {describe_validation_error(exc)}",
                                  file=references_file, line=line) from None
-    for path in sorted(folder.rglob("*.toml")):
-        if path == references_file:
+    for path in source_files(folder):
+        if path in (units_file, references_file):
             continue
         data, text = read_toml(path)
         id_lines = _id_lines(text)
