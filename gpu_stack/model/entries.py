@@ -30,7 +30,7 @@ def ref_key(ref: str) -> str:
 class Origin(BaseModel):
     """Where an entry was written: file and 1-based line."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     file: str
     line: int | None = None
 
@@ -39,7 +39,7 @@ class Origin(BaseModel):
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     origin: Origin | None = None
 
 
