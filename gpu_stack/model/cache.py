@@ -20,11 +20,11 @@ trust whoever can write to the folder (by default, only you).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +69,20 @@ def read(kind: str, key: str) -> Any | None:
     if path is None:
         return None
     try:
-        with open(path, "rb") as handle:
-            return pickle.load(handle)
-    except FileNotFoundError:
+        data = path.read_bytes()
+    except OSError:
         return None
+    # Unpickling allocates tens of thousands of objects that all live on; the collector would
+    # rescan them again and again meanwhile (two thirds of the time), so it waits.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
     except Exception:  # truncated, from another version of a class, unreadable: do the work again
         return None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def write(kind: str, key: str, value: Any) -> None:
@@ -87,6 +95,8 @@ def write(kind: str, key: str, value: Any) -> None:
     except Exception:  # something in it cannot be pickled: not worth keeping
         return
     try:
+        import tempfile
+
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{kind}-", suffix=".tmp")
         try:
