@@ -2,8 +2,7 @@
 
 A question's equations and unknowns form a bipartite graph. A maximum
 matching that keeps the defining direction of explicit equations where it
-can (greedy along that direction, then augmenting paths; `covers` uses
-scipy's Hopcroft–Karp instead, where any maximum matching will do) and the
+can (greedy along that direction, then augmenting paths) and the
 Dulmage–Mendelsohn decomposition split it into
 
 * an **under-determined** part: unknowns reachable by alternating paths from
@@ -13,9 +12,10 @@ Dulmage–Mendelsohn decomposition split it into
   equation (targets or assignments that conflict, and the equations
   through which they do);
 * a **well-determined** part, ordered into blocks (block-triangular form:
-  strongly connected components of the matched dependency graph, found by
-  scipy's `connected_components(connection="strong")`, in topological
-  order). A block of one equation that defines its own variable explicitly
+  strongly connected components of the matched dependency graph — by
+  scipy's `connected_components(connection="strong")` for large systems,
+  by a plain-Python Tarjan walk for small ones — in topological order).
+  A block of one equation that defines its own variable explicitly
   is evaluated; any other block is an algebraic loop or an inverted equation
   for Newton.
 
@@ -32,10 +32,15 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components, maximum_bipartite_matching
+
+from gpu_stack.audit.graph import strongly_connected_components
 
 __all__ = ["Block", "Structure", "analyse", "covers"]
+
+# From this many well-determined equations on, strongly connected components come from
+# scipy's C code; below it, from the plain-Python walk the audit path uses, because
+# importing scipy.sparse (~0.2 s) would cost more than the whole analysis.
+SCIPY_FROM = 5000
 
 
 @dataclass(frozen=True)
@@ -64,25 +69,11 @@ class Structure:
         return not self.under_variables and not self.over_equations
 
 
-def _matching(equations: Sequence[str], unknowns: Sequence[str],
-              incidence: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    if not equations or not unknowns:
-        return {}
-    column = {v: j for j, v in enumerate(unknowns)}
-    rows, cols = [], []
-    for i, equation in enumerate(equations):
-        for v in incidence[equation]:
-            if v in column:
-                rows.append(i)
-                cols.append(column[v])
-    matrix = csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(equations), len(unknowns)))
-    matched = maximum_bipartite_matching(matrix, perm_type="column")
-    return {equations[i]: unknowns[j] for i, j in enumerate(matched) if j >= 0}
-
-
 def covers(equations: Sequence[str], unknowns: Sequence[str], incidence: Mapping[str, Sequence[str]]) -> list[str]:
     """Unknowns (of those given) left unmatched by a maximum matching against the equations."""
-    matched = set(_matching(equations, unknowns, incidence).values())
+    known = set(unknowns)
+    restricted = {e: [v for v in incidence[e] if v in known] for e in equations}
+    matched = set(_prefer_explicit(list(equations), list(unknowns), restricted, {}).values())
     return [v for v in unknowns if v not in matched]
 
 
@@ -135,7 +126,8 @@ def _block_order(well: list[str], incidence: Mapping[str, Sequence[str]],
     """Blocks of the well-determined equations, each block's inputs solved by earlier blocks.
 
     An edge source → e means e reads the unknown that source is matched to.
-    Blocks are the strongly connected components of that graph (scipy);
+    Blocks are the strongly connected components of that graph (scipy's
+    `connected_components(connection="strong")` from `SCIPY_FROM` equations on);
     Kahn's algorithm orders them, taking first, among the blocks that are
     ready, the one whose earliest equation comes first in `well`. Members
     keep their order in `well`.
@@ -150,10 +142,9 @@ def _block_order(well: list[str], incidence: Mapping[str, Sequence[str]],
     edges_to = np.repeat(np.arange(n, dtype=np.int64), [len(vs) for vs in read])
     keep = (edges_from >= 0) & (edges_from != edges_to)
     edges_from, edges_to = edges_from[keep], edges_to[keep]
-    matrix = csr_matrix((np.ones(len(edges_from), dtype=np.int8), (edges_from, edges_to)), shape=(n, n))
-    count, labels = connected_components(matrix, directed=True, connection="strong")
+    count, labels = _strong_components(n, edges_from, edges_to, use_scipy=n >= SCIPY_FROM)
     # renumber components by their earliest member, so that a smaller label means an earlier equation
-    _, first = np.unique(labels, return_index=True)          # first member position of each scipy label
+    _, first = np.unique(labels, return_index=True)          # first member position of each label
     rank = np.empty(count, dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(count)
     block_of = rank[labels]
@@ -178,6 +169,30 @@ def _block_order(well: list[str], incidence: Mapping[str, Sequence[str]],
             if waiting[c] == 0:
                 heapq.heappush(ready, c)
     return order
+
+
+def _strong_components(n: int, edges_from: np.ndarray, edges_to: np.ndarray,
+                       *, use_scipy: bool) -> tuple[int, np.ndarray]:
+    """(number of strongly connected components, component label of each node) of a graph on 0…n-1.
+
+    The labels name the same components either way; their numbering differs
+    (the caller renumbers them).
+    """
+    if use_scipy:
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        matrix = csr_matrix((np.ones(len(edges_from), dtype=np.int8), (edges_from, edges_to)), shape=(n, n))
+        count, labels = connected_components(matrix, directed=True, connection="strong")
+        return int(count), labels
+    feeds: list[list[int]] = [[] for _ in range(n)]
+    for a, b in zip(edges_from.tolist(), edges_to.tolist()):
+        feeds[a].append(b)
+    labels = np.empty(n, dtype=np.int64)
+    components = strongly_connected_components(range(n), feeds.__getitem__)
+    for label, members in enumerate(components):
+        labels[members] = label
+    return len(components), labels
 
 
 def _alternating_closure(starts: list[str], neighbours: Mapping[str, Sequence[str]],
