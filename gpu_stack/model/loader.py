@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 from gpu_stack.errors import ParseError
 from gpu_stack.model.entries import Constant, Constraint, Equation, Origin, Reference, Variable
 
-__all__ = ["LayerFiles", "read_toml", "read_layer", "source_files", "line_of", "describe_validation_error"]
+__all__ = ["LayerFiles", "read_toml", "read_layer", "source_files", "line_of", "line_index",
+           "describe_validation_error"]
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "variable": Variable,
@@ -57,11 +58,16 @@ def line_of(text: str, key: str, value: str) -> int | None:
 _ID_LINE = re.compile(r"^\s*id\s*=\s*[\"']([^\"']+)[\"']", re.M)
 
 
-def _id_lines(text: str) -> dict[str, int]:
-    """ID -> 1-based line of its `id = "…"`, in one pass over a file (first occurrence wins)."""
+def line_index(pattern: re.Pattern[str], text: str) -> dict[str, int]:
+    """What `pattern`'s first group captures -> its 1-based line, in one pass (first occurrence wins).
+
+    One pass per file instead of one search per ID: with a compiled pattern
+    per ID, a scenario of 170 assignments spent longer finding lines than
+    reading its values.
+    """
     lines: dict[str, int] = {}
     line, position = 1, 0
-    for match in _ID_LINE.finditer(text):
+    for match in pattern.finditer(text):
         line += text.count("\n", position, match.start())
         position = match.start()
         lines.setdefault(match.group(1), line)
@@ -133,7 +139,7 @@ def read_layer(folder: Path) -> LayerFiles:
         if path in (units_file, references_file):
             continue
         data, text = read_toml(path)
-        id_lines = _id_lines(text)
+        id_lines = line_index(_ID_LINE, text)
         for section, items in data.items():
             model = _SECTIONS.get(section)
             if model is None:

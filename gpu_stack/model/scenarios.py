@@ -8,12 +8,13 @@ declared unit here, once, so the rest of the engine works in declared units.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from gpu_stack.core import Assignment, Question, Scenario
 from gpu_stack.errors import ScenarioError, UnitError, UnknownIdError
-from gpu_stack.model.loader import line_of, read_toml
+from gpu_stack.model.loader import line_index, line_of, read_toml
 from gpu_stack.model.paths import builtin_scenarios
 from gpu_stack.model.registry import Registry
 
@@ -162,7 +163,9 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
     assign = data.get("assign", {})
     if not isinstance(assign, dict):
         raise ScenarioError("[assign] must be a table of ID = value", file=path)
-    own = {ident: parse_value(registry, ident, raw, origin=name, where=str(path), line=_assign_line(text, ident))
+    assign_lines = line_index(_ASSIGN_LINE, text)
+    own = {ident: parse_value(registry, ident, raw, origin=name, where=str(path),
+                              line=assign_lines.get(ident) or _assign_line(text, ident))
            for ident, raw in assign.items()}
     scenario.assign.update(own)
     select = data.get("select", {})
@@ -291,8 +294,11 @@ def _scenario_name(path: Path) -> str:
     return path.stem
 
 
+_ASSIGN_LINE = re.compile(r"^\s*[\"']([^\"']+)[\"']\s*=", re.M)
+
+
 def _assign_line(text: str, ident: str) -> int | None:
-    import re
+    """Line of `"ident" =`, else of the first quoted mention of ident (an output in a list)."""
     match = re.search(r"^\s*[\"']" + re.escape(ident) + r"[\"']\s*=", text, re.M)
     if match is None:
         match = re.search(r"[\"']" + re.escape(ident) + r"[\"']", text)
