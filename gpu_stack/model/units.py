@@ -72,6 +72,10 @@ class Dimensions:
     def __hash__(self) -> int:
         return hash(self._exponents)
 
+    def __bool__(self) -> bool:
+        """False for dimensionless (as pint's dimensionalities are)."""
+        return bool(self._exponents)
+
     def __getstate__(self) -> tuple[tuple[str, float], ...]:
         return self._exponents
 
