@@ -8,11 +8,12 @@ them), so it is kept here under a fingerprint of those inputs and read back
 when they have not changed. A changed input gives a new fingerprint: nothing
 is ever invalidated by hand, and a stale entry is never read.
 
-The folder is `$GPU_STACK_CACHE_DIR` if set (empty: no cache at all), else
-the platform's user cache folder (`~/.cache/gpu-stack` on Linux). Caching is
-best effort: a folder that cannot be created or written, or an entry that
-cannot be read back, only means the work is done again — never an error.
-A few recent entries of each kind are kept; older ones are deleted.
+The folder is `$GPU_STACK_CACHE_DIR` if set (`off` or empty: no cache at
+all), else `$XDG_CACHE_HOME/gpu_stack`, else `~/.cache/gpu_stack` — the
+folder the solver keeps its compiled functions in too. Caching is best
+effort: a folder that cannot be created or written, or an entry that cannot
+be read back, only means the work is done again — never an error. A few
+recent entries of each kind are kept; older ones are deleted.
 
 Entries are pickles. Like Python's own `__pycache__` and pint's cache, they
 trust whoever can write to the folder (by default, only you).
@@ -24,7 +25,6 @@ import gc
 import hashlib
 import os
 import pickle
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +35,13 @@ KEEP_PER_KIND = 8
 
 
 def cache_folder() -> Path | None:
-    """Where cached results live, or None when caching is switched off (`GPU_STACK_CACHE_DIR=`)."""
+    """Where cached work lives: `$GPU_STACK_CACHE_DIR`, else `$XDG_CACHE_HOME/gpu_stack`, else
+    `~/.cache/gpu_stack`; None when caching is off (`GPU_STACK_CACHE_DIR=off`, or empty)."""
     chosen = os.environ.get(ENVIRONMENT_VARIABLE)
     if chosen is not None:
-        return Path(chosen).expanduser() if chosen.strip() else None
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "gpu-stack"
+        return None if chosen.strip().lower() in ("", "off", "0", "none") else Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gpu_stack"
 
 
 def fingerprint(*parts: str | bytes) -> str:

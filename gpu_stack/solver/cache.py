@@ -26,20 +26,12 @@ from typing import Any, Callable, TypeVar
 
 import casadi as ca
 
+from gpu_stack.model.cache import cache_folder
 from gpu_stack.model.registry import Registry
 
 __all__ = ["SolverCache", "cache_for", "cache_folder", "registry_hash"]
 
 T = TypeVar("T")
-
-
-def cache_folder() -> Path | None:
-    """Where compiled functions are kept on disk, or None when the disk cache is off."""
-    chosen = os.environ.get("GPU_STACK_CACHE_DIR")
-    if chosen is not None:
-        return None if chosen.strip().lower() in ("", "off", "0", "none") else Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gpu_stack"
 
 
 def registry_hash(registry: Registry) -> str:
