@@ -13,13 +13,18 @@ formulates two questions on it:
   the list) freed — the chain from that root to the output becomes one
   strongly connected block.
 
-For each, `analyse` runs interleaved with `analyse_networkx` (the previous
-implementation, copied below: a networkx DiGraph, `nx.condensation` and
-`nx.topological_sort` for the block order) and the median of the runs is
-printed with the ratio networkx / scipy. Both must find the same blocks;
-their order may differ where several blocks are ready at once (the new
-order takes the earliest equation first), so each order is checked to be
-triangular. Nothing is asserted about time.
+For each, three versions run interleaved: the engine's `analyse` (scipy's
+strongly connected components from `structure.SCIPY_FROM` equations on),
+the same with its plain-Python components forced (what it uses for smaller
+systems, to show where the threshold sits), and `analyse_networkx` (the
+previous implementation, copied below: a networkx DiGraph, `nx.condensation`
+and `nx.topological_sort` for the block order). The median of the runs is
+printed with the ratio networkx / each. All must find the same blocks; the
+networkx order may differ where several blocks are ready at once (the
+engine takes the earliest equation first), so each order is checked to be
+triangular. The registry is loaded with `load_registry`, which freezes it
+out of the garbage collector as the command line does. Nothing is asserted
+about time.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from gpu_stack.model.problems import inline_problem  # noqa: E402
 from gpu_stack.model.registry import load_registry  # noqa: E402
 from gpu_stack.model.scenarios import load_scenario  # noqa: E402
 from gpu_stack.solver import structure as ST  # noqa: E402
-from gpu_stack.solver.solve import formulate  # noqa: E402
+from gpu_stack.solver.formulation import formulate  # noqa: E402
 
 from synthetic import FINAL, write_synthetic  # noqa: E402
 
@@ -105,28 +110,43 @@ def timed(function: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
+def analyse_plain(*args: Any) -> ST.Structure:
+    """`structure.analyse` with its plain-Python components at any size (what it uses below SCIPY_FROM)."""
+    threshold = ST.SCIPY_FROM
+    ST.SCIPY_FROM = 10**12
+    try:
+        return ST.analyse(*args)
+    finally:
+        ST.SCIPY_FROM = threshold
+
+
 def compare(label: str, formulation: Any, runs: int) -> None:
     args = (formulation.equations, formulation.unknowns, formulation.incidence, formulation.explicit)
-    new_times, old_times = [], []
-    new = old = None
-    for _ in range(runs):   # interleaved, so drift on the machine hits both alike
-        seconds, new = timed(lambda: ST.analyse(*args))
-        new_times.append(seconds)
-        seconds, old = timed(lambda: analyse_networkx(*args))
-        old_times.append(seconds)
-    assert new is not None and old is not None
-    same_blocks = {b.equations for b in new.blocks} == {b.equations for b in old.blocks}
-    largest = max((len(b.equations) for b in new.blocks), default=0)
-    new_median, old_median = statistics.median(new_times), statistics.median(old_times)
-    print(f"{label}: {len(formulation.equations)} equations, {len(new.blocks)} blocks (largest {largest})")
-    print(f"  analyse (scipy)            median {new_median * 1e3:8.1f} ms   "
-          f"min {min(new_times) * 1e3:8.1f} ms   runs {runs}")
-    print(f"  analyse_networkx (before)  median {old_median * 1e3:8.1f} ms   "
-          f"min {min(old_times) * 1e3:8.1f} ms   runs {runs}")
-    print(f"  ratio networkx / scipy     {old_median / new_median:8.2f}x   (target: analyse <= 300 ms at 20,000)")
-    print(f"  same blocks: {'yes' if same_blocks else 'NO'}; triangular order: scipy "
-          f"{'yes' if triangular(new, formulation.incidence) else 'NO'}, networkx "
-          f"{'yes' if triangular(old, formulation.incidence) else 'NO'}")
+    variants: dict[str, Callable[..., ST.Structure]] = {
+        "analyse (engine)": ST.analyse, "analyse, plain-Python SCC": analyse_plain,
+        "analyse_networkx (before)": analyse_networkx,
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    results: dict[str, ST.Structure] = {}
+    for _ in range(runs):   # interleaved, so drift on the machine hits all alike
+        for name, function in variants.items():
+            seconds, results[name] = timed(lambda: function(*args))
+            times[name].append(seconds)
+    engine, before = results["analyse (engine)"], results["analyse_networkx (before)"]
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    largest = max((len(b.equations) for b in engine.blocks), default=0)
+    path = "scipy" if len(formulation.equations) >= ST.SCIPY_FROM else "plain Python"
+    print(f"{label}: {len(formulation.equations)} equations, {len(engine.blocks)} blocks (largest {largest}); "
+          f"the engine's components: {path}")
+    for name, values in times.items():
+        print(f"  {name:<28} median {medians[name] * 1e3:8.1f} ms   min {min(values) * 1e3:8.1f} ms   "
+              f"runs {runs}   networkx / this {medians['analyse_networkx (before)'] / medians[name]:6.2f}x")
+    print(f"  target: analyse <= 300 ms at 20,000 equations")
+    same = all({b.equations for b in r.blocks} == {b.equations for b in before.blocks} for r in results.values())
+    same_order = engine.blocks == results["analyse, plain-Python SCC"].blocks
+    all_triangular = all(triangular(r, formulation.incidence) for r in results.values())
+    print(f"  same blocks in all three: {'yes' if same else 'NO'}; the engine's order the same with and without "
+          f"scipy: {'yes' if same_order else 'NO'}; every order triangular: {'yes' if all_triangular else 'NO'}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,7 +138,8 @@ def _block_order(well: list[str], incidence: Mapping[str, Sequence[str]],
     index = {e: i for i, e in enumerate(well)}
     solved_by = {v: index[e] for v, e in var_to_eq.items() if e in index}   # unknown -> position of its equation
     read = [incidence[e] for e in well]
-    edges_from = np.fromiter((solved_by.get(v, -1) for vs in read for v in vs), dtype=np.int64)
+    position_of = solved_by.get
+    edges_from = np.array([position_of(v, -1) for vs in read for v in vs], dtype=np.int64)
     edges_to = np.repeat(np.arange(n, dtype=np.int64), [len(vs) for vs in read])
     keep = (edges_from >= 0) & (edges_from != edges_to)
     edges_from, edges_to = edges_from[keep], edges_to[keep]
@@ -153,11 +154,14 @@ def _block_order(well: list[str], incidence: Mapping[str, Sequence[str]],
         members[b].append(e)
     # edges between blocks (duplicates kept: each one is counted and released once)
     crossing = block_of[edges_from] != block_of[edges_to]
-    block_from = block_of[edges_from[crossing]].tolist()
-    block_to = block_of[edges_to[crossing]].tolist()
+    block_from, block_to = block_of[edges_from[crossing]], block_of[edges_to[crossing]]
+    if bool(np.all(block_from < block_to)):
+        # every block reads only blocks with smaller labels (equations given in a computable
+        # order): the label order is the one Kahn's algorithm below would produce
+        return members
     waiting = np.bincount(block_to, minlength=count).tolist()
     after: list[list[int]] = [[] for _ in range(count)]
-    for a, b in zip(block_from, block_to):
+    for a, b in zip(block_from.tolist(), block_to.tolist()):
         after[a].append(b)
     ready = [b for b in range(count) if waiting[b] == 0]   # already a heap: ascending
     order: list[list[str]] = []
