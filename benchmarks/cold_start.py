@@ -48,7 +48,8 @@ def environment(cache: str | None) -> dict[str, str]:
 
 def run_once(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # cwd: `python -m` puts the working folder first on sys.path, ahead of PYTHONPATH
+    done = subprocess.run(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(argv)} exited with {done.returncode}: {done.stderr.strip()[-500:]}")
@@ -70,7 +71,7 @@ def timings(argv: list[str], runs: int, cold_cache: bool) -> list[float]:
 
 
 def slowest_imports(argv: list[str], count: int = 10) -> list[tuple[int, str]]:
-    done = subprocess.run([sys.executable, "-X", "importtime", *argv[1:]], env=environment(None),
+    done = subprocess.run([sys.executable, "-X", "importtime", *argv[1:]], env=environment(None), cwd=REPO,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rows = []
     for line in done.stderr.splitlines():
