@@ -9,4 +9,6 @@ Modules, in the order data passes through them: `paths` (where the shipped
 files are), `loader` (TOML → frozen pydantic `entries`), `units` (pint with
 the project's dimensions), `expressions` (the safe parser and evaluator),
 `registry` (layers, indexes, load-time checks), `scenarios` and `problems`.
+`cache` keeps what `units` and `registry` work out (pint's answers, whole
+loaded registries) under a fingerprint of their inputs, for the next start.
 """

@@ -93,7 +93,7 @@ class Registry:
         (`gpu_stack.model.cache`) under a fingerprint of every file it was read
         from, of the unit definitions and of the code that read them; a strict
         load of the same files reads it back instead of parsing and checking
-        everything again (about 20 times faster).
+        everything again.
         """
         from gpu_stack.model.units import unit_system
 
