@@ -160,7 +160,7 @@ def test_compiled_functions_are_reused_across_processes(tmp_path):
     second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO)
     assert first.stdout.split() == ["0", "1"], first.stderr
     assert second.stdout.split() == ["1", "0"], second.stderr
-    assert len(list(tmp_path.glob("*.json"))) == 1
+    assert len(list(tmp_path.glob("casadi-*.json"))) == 1
 
 
 def test_a_changed_registry_file_changes_the_cache_key(tmp_path, registry):

@@ -78,7 +78,7 @@ class SolverCache:
             if self.registry_key is None:
                 self.registry_key = registry_hash(registry)
             name = hashlib.sha256((self.registry_key + repr(key)).encode()).hexdigest()[:32]
-            path = folder / f"{name}.json"
+            path = folder / f"casadi-{name}.json"
             loaded = _load(path)
             if loaded is not None:
                 self.disk_hits += 1
@@ -109,9 +109,23 @@ def _save(path: Path, functions: dict[str, ca.Function], meta: dict) -> bool:
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
         os.replace(temporary, path)
+        _prune(path.parent)
         return True
     except (OSError, RuntimeError):
         return False
+
+
+KEEP_FUNCTIONS = 64   # compiled question shapes kept on disk; the oldest go first
+
+
+def _prune(folder: Path) -> None:
+    """Keep the most recently written compiled functions only (best effort)."""
+    try:
+        entries = sorted(folder.glob("casadi-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in entries[KEEP_FUNCTIONS:]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 _CACHES: "weakref.WeakKeyDictionary[Registry, SolverCache]" = weakref.WeakKeyDictionary()
