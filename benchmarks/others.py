@@ -52,6 +52,21 @@ class OpenMDAOModel:
         return getattr(self.newton, "_iter_count", None) if self.newton is not None else None
 
 
+def _register_functions() -> None:
+    """Teach ExecComp the registry's functions it lacks (once per process).
+
+    sqrt is numpy's (complex-safe); ceil and floor are piecewise constant (zero derivative), evaluated on
+    the real part so complex-step partials stay exact; `where` picks by the real part of the condition.
+    """
+    from openmdao.components import exec_comp
+
+    extra = {"sqrt": np.sqrt, "ceil": lambda x: np.ceil(np.real(x)), "floor": lambda x: np.floor(np.real(x)),
+             "where": lambda c, a, b: np.where(np.real(c), a, b)}
+    for name, function in extra.items():
+        if name not in exec_comp._expr_dict:
+            exec_comp.ExecComp.register(name, function, complex_safe=True)
+
+
 def build_openmdao(model: ForwardModel, values: dict[str, float], *,
                    balances: Sequence[tuple[str, str, float]] = (),
                    design: Sequence[tuple[str, float | None, float | None]] = (),
@@ -70,6 +85,7 @@ def build_openmdao(model: ForwardModel, values: dict[str, float], *,
     """
     import openmdao.api as om
 
+    _register_functions()
     scale = scale or {}
     start = start or {}
     translator = Translator(model.registry, "openmdao")
