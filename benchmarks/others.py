@@ -264,8 +264,9 @@ int main(int argc, char** argv) {
   long loops = argc > 1 ? atol(argv[1]) : 100000;
   casadi_int sz_arg, sz_res, sz_iw, sz_w;
   %(fn)s_work(&sz_arg, &sz_res, &sz_iw, &sz_w);
-  const casadi_real** arg = malloc(sizeof(casadi_real*) * (sz_arg > 2 ? sz_arg : 2));
-  casadi_real** res = malloc(sizeof(casadi_real*) * (sz_res > 1 ? sz_res : 1));
+  /* calloc: outputs after the first are NULL, which the generated code skips (malloc left them dangling) */
+  const casadi_real** arg = calloc(sz_arg > 2 ? sz_arg : 2, sizeof(casadi_real*));
+  casadi_real** res = calloc(sz_res > 1 ? sz_res : 1, sizeof(casadi_real*));
   casadi_int* iw = malloc(sizeof(casadi_int) * (sz_iw > 0 ? sz_iw : 1));
   casadi_real* w = malloc(sizeof(casadi_real) * (sz_w > 0 ? sz_w : 1));
   arg[0] = P; arg[1] = X0; res[0] = OUT;
