@@ -16,8 +16,9 @@ Questions (see benchmarks/README.md for what each row means):
   (fresh Registry object, disk cache written by an earlier run) against
   OpenMDAO's translate + build + setup + final_setup + first run;
 * warm calls against OpenMDAO's run_model / run_driver;
-* a batch of 100,000 points through `Model.evaluate` against the same
-  CasADi function as C (gcc -O2), per point.
+* a batch of points through `Model.evaluate` (100,000 on the Llama run,
+  10,000 on the synthetic registry) against the same CasADi function as C
+  (gcc -O2), per point.
 
 Answers are compared before anything is timed, and printed; a relative
 difference above 1e-6 is printed as DISAGREE. Every time is the median of
@@ -30,24 +31,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import cProfile
-import gc
 import io
 import itertools
 import json
-import math
 import os
 import platform
-import pstats
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -73,12 +70,12 @@ from gpu_stack.solver.cache import cache_for  # noqa: E402
 from gpu_stack.solver.formulation import formulate  # noqa: E402
 from gpu_stack.solver.solve import prepare, solve_prepared  # noqa: E402
 
-from others import OpenMDAOModel, build_openmdao, c_forward, python_expression  # noqa: E402
+from measure import (AGREE, START, Report, Row, Timed, Timing, alternate, interleaved, log, no_gc,  # noqa: E402
+                     rel, speed_row, table, timed, timing_detail)
+from others import OpenMDAOModel, build_openmdao, c_forward, python_expression, run_c  # noqa: E402
 from synthetic import FINAL, write_synthetic  # noqa: E402
 from translate import ForwardModel, forward_model, forward_program  # noqa: E402
 
-START = time.perf_counter()
-AGREE = 1e-6                       # relative difference above which two answers are reported as disagreeing
 LLAMA_RUN = "runs.llama3_405b_h100"
 LLAMA_CALIBRATED = "runs.llama3_405b_h100_calibrated"
 LLAMA_OUTPUTS = ["econ.cost.per_token", "training.tokens_per_sec", "training.wallclock"]
@@ -95,179 +92,6 @@ TARGET_SETUP_SEEN = 30.0
 TARGET_WARM = 100.0
 TARGET_OPT20_SECONDS = 0.030
 TARGET_BATCH_SLOWDOWN = 3.0
-RUN_SECONDS = 0.02                  # a warm run loops a fast call until it takes about this long
-
-
-# ------------------------------------------------------------------ measuring and reporting
-
-
-def log(message: str) -> None:
-    print(f"[{time.perf_counter() - START:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-
-def fmt(seconds: float | None) -> str:
-    if seconds is None or math.isnan(seconds):
-        return "—"
-    if seconds < 1e-6:
-        return f"{seconds * 1e9:.1f} ns"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1.0:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
-
-
-def rel(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(b), 1e-300)
-
-
-@dataclass
-class Timing:
-    """The median of `runs` runs; each run is `calls` calls (seconds per call)."""
-
-    median: float
-    runs: list[float]
-    calls: int
-
-
-def timed(call: Callable[[], Any], runs: int, *, setup: Callable[[], Any] | None = None,
-          loop: bool = True) -> Timing:
-    """Median seconds per call. With `setup` (untimed, before each call) or `loop=False` a run is one call;
-    otherwise a run loops the call until it lasts about RUN_SECONDS, so microsecond calls are not timer noise."""
-    calls = 1
-    if loop and setup is None:
-        t = time.perf_counter()
-        call()
-        once = time.perf_counter() - t
-        calls = max(1, min(10_000, int(RUN_SECONDS / max(once, 1e-7))))
-    samples = []
-    for _ in range(runs):
-        if setup is not None:
-            setup()
-        with no_gc():
-            t = time.perf_counter()
-            for _ in range(calls):
-                call()
-            samples.append((time.perf_counter() - t) / calls)
-    return Timing(statistics.median(samples), samples, calls)
-
-
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
-    """Garbage collection off while timing, as `timeit` does (collected just before instead)."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def alternate(call: Callable[[Any], Any], values: list[Any]) -> Callable[[], Any]:
-    """A call that cycles through `values`, so no two consecutive calls ask the same thing."""
-    cycle = itertools.cycle(values)
-    return lambda: call(next(cycle))
-
-
-@dataclass
-class Row:
-    """One line of the table: engine time, the other engine's time, and the target."""
-
-    question: str
-    engine: float | None
-    other: float | None
-    other_name: str                 # "OpenMDAO", "C", or "" (an absolute target)
-    target: str                     # "≥ 100×", "≤ 30 ms", "within 3× of C", or "—" (information)
-    met: bool | None                # None: no target on this row
-    note: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ratio(self) -> float | None:
-        if self.engine is None or self.other is None or not self.engine:
-            return None
-        return self.other / self.engine
-
-
-def speed_row(question: str, engine: Timing | float | None, other: Timing | float | None, target: float | None,
-              other_name: str = "OpenMDAO", note: str = "", **detail: Any) -> Row:
-    e = engine.median if isinstance(engine, Timing) else engine
-    o = other.median if isinstance(other, Timing) else other
-    met = None if target is None or e is None or o is None else o / e >= target
-    return Row(question, e, o, other_name, f"≥ {target:g}×" if target is not None else "—", met, note,
-               _timing_detail(engine=engine, other=other, **detail))
-
-
-def _timing_detail(**items: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in items.items():
-        if isinstance(value, Timing):
-            out[key] = {"median": value.median, "runs": value.runs, "calls_per_run": value.calls}
-        elif value is not None:
-            out[key] = value
-    return out
-
-
-@dataclass
-class Agreement:
-    question: str
-    quantity: str
-    engine: float
-    other: float
-    other_name: str
-
-    @property
-    def difference(self) -> float:
-        return rel(self.other, self.engine)
-
-    @property
-    def agrees(self) -> bool:
-        return self.difference <= AGREE
-
-    def line(self) -> str:
-        word = "agree" if self.agrees else f"DISAGREE (beyond {AGREE:g} relative)"
-        return (f"  {self.question:<26} {self.quantity:<34} gpu_stack {self.engine:<22.15g} {self.other_name} "
-                f"{self.other:<22.15g} rel. diff {self.difference:.1e}  {word}")
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-    agreements: list[Agreement] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    profiles: dict[str, str] = field(default_factory=dict)
-    profile: bool = False
-
-    def agree(self, question: str, quantity: str, engine: float, other: float, other_name: str) -> None:
-        item = Agreement(question, quantity, float(engine), float(other), other_name)
-        self.agreements.append(item)
-        log(item.line().strip())
-
-    def profiled(self, label: str, call: Callable[[], Any], calls: int, sort: str = "tottime") -> None:
-        """With --profile: where `calls` calls spend their time (cProfile's top entries, by own time or
-        cumulative)."""
-        if not self.profile:
-            return
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(calls):
-            call()
-        profiler.disable()
-        stream = io.StringIO()
-        pstats.Stats(profiler, stream=stream).sort_stats(sort).print_stats(16 if sort == "tottime" else 30)
-        self.profiles[label] = stream.getvalue()
-
-
-def table(rows: list[Row]) -> list[str]:
-    head = f"{'question':<58}{'gpu_stack':>11}  {'other':>20}  {'ratio':>8}  {'target':>14}  {'':<6}"
-    lines = [head, "-" * len(head)]
-    for row in rows:
-        other = f"{fmt(row.other)} ({row.other_name})" if row.other is not None else "—"
-        ratio = row.ratio
-        ratio_text = "—" if ratio is None else (f"{ratio:.3g}×" if ratio < 100 else f"{ratio:.0f}×")
-        met = "info" if row.met is None else ("met" if row.met else "MISSED")
-        lines.append(f"{row.question:<58}{fmt(row.engine):>11}  {other:>20}  {ratio_text:>8}  {row.target:>14}  {met:<6}")
-    return lines
 
 
 # ------------------------------------------------------------------ questions as data
@@ -399,11 +223,11 @@ def llama_section(report: Report, registry: Registry, work: Path, runs: int) -> 
                         f"{len(fm.order)}); the alternated and swept input is {swept} (reaches "
                         f"{downstream_size(fm, swept)} of them)")
     log("Llama forward: warm")
-    engine_all = timed(alternate(lambda v: model.evaluate(LLAMA_OUTPUTS, v), [values, moved]), runs)
-    engine_folded = timed(lambda: model.evaluate(LLAMA_OUTPUTS), runs)
     om_values = itertools.cycle([values[swept], moved[swept]])
-    om_forward = timed(om.problem.run_model, runs,
-                       setup=lambda: om.problem.set_val(om.names[swept], next(om_values)))
+    engine_all, engine_folded, om_forward = interleaved([
+        Timed(alternate(lambda v: model.evaluate(LLAMA_OUTPUTS, v), [values, moved])),
+        Timed(lambda: model.evaluate(LLAMA_OUTPUTS)),
+        Timed(om.problem.run_model, setup=lambda: om.problem.set_val(om.names[swept], next(om_values)))], runs)
     report.rows.append(speed_row("Llama forward, warm (every input given)", engine_all, om_forward, TARGET_WARM,
                                  equations=len(fm.order), inputs=len(fm.inputs)))
     report.rows.append(speed_row("Llama forward, warm (scenario folded in)", engine_folded, om_forward, None))
@@ -442,14 +266,15 @@ def llama_section(report: Report, registry: Registry, work: Path, runs: int) -> 
                                      "start": dict(formulation.start)})
     om = inv_question.first_answer()
     report.agree("Llama inverse", free, answer.value(free), om.value(free), "OpenMDAO")
-    report.notes.append(f"Llama inverse: {target} = {target_text} (alternating with {LLAMA_SECOND_DEADLINE:.6g}× that, "
-                        f"so no call repeats the last), free {free}: answer {answer.value(free):.6g}; {answer.message}; "
-                        f"OpenMDAO Newton iterations {om.newton_iterations}")
+    report.notes.append(f"Llama inverse: {target} = {target_text} (alternating with {LLAMA_SECOND_DEADLINE:.6g}× "
+                        f"that, so no call repeats the last), free {free}: answer {answer.value(free):.6g}; "
+                        f"{answer.message}; OpenMDAO Newton iterations {om.newton_iterations}")
     log("Llama inverse: warm")
     solve = lambda t: calibrated.solve(targets={target: t}, free={free: bounds})  # noqa: E731
-    engine_inv = timed(alternate(solve, [first, second]), runs)
-    engine_inv_reset = timed(lambda: solve(first), runs, setup=reset_start(calibrated))
-    om_inv = timed(om.problem.run_model, runs, setup=om.reset)
+    engine_inv, engine_inv_reset, om_inv = interleaved([
+        Timed(alternate(solve, [first, second])),
+        Timed(lambda: solve(first), setup=reset_start(calibrated)),
+        Timed(om.problem.run_model, setup=om.reset)], runs)
     report.rows.append(speed_row("Llama inverse, warm (alternating targets)", engine_inv, om_inv, TARGET_WARM))
     report.rows.append(speed_row("Llama inverse, warm (restart, as OpenMDAO)", engine_inv_reset, om_inv, TARGET_WARM))
     report.profiled("Llama inverse, warm (alternating targets)", alternate(solve, [first, second]), 300)
@@ -499,9 +324,10 @@ def llama_section(report: Report, registry: Registry, work: Path, runs: int) -> 
                         f"subject to {'; '.join(spec['constraints'])}: {answer.value(design_var):.6g}; "
                         f"{answer.message}; active {', '.join(answer.active_constraints) or 'none'}")
     log("Llama optimization: warm")
-    engine_opt = timed(lambda: optimize(opt_model), runs)
-    engine_opt_reset = timed(lambda: optimize(opt_model), runs, setup=reset_start(opt_model))
-    om_opt = timed(lambda: opt_question.run(om), runs, setup=om.reset)
+    engine_opt, engine_opt_reset, om_opt = interleaved([
+        Timed(lambda: optimize(opt_model)),
+        Timed(lambda: optimize(opt_model), setup=reset_start(opt_model)),
+        Timed(lambda: opt_question.run(om), setup=om.reset)], runs)
     iterations = {"repeated": optimize(opt_model).iterations}
     reset_start(opt_model)()
     iterations["restart"] = optimize(opt_model).iterations
@@ -528,38 +354,47 @@ def llama_section(report: Report, registry: Registry, work: Path, runs: int) -> 
 
 def batch_section(report: Report, name: str, model: Model, outputs: list[str], swept: str, sweep: np.ndarray,
                   folder: Path, runs: int) -> None:
-    """`Model.evaluate` over N points of one input, per point, against the same CasADi function as C."""
-    answers = model.evaluate(outputs, {swept: sweep})              # builds the evaluator and its map (untimed)
+    """`Model.evaluate` over N points of one input, per point, against the same CasADi function as C.
+
+    C is timed inside its own process (a loop of calls between two clock_gettime); its runs alternate
+    with the engine's so that both see the same load.
+    """
+    label = f"{name} batch, {len(sweep):,} points, per point"
+    target = f"≥ {1 / TARGET_BATCH_SLOWDOWN:.2g}× (≤ {TARGET_BATCH_SLOWDOWN:g}× C)"
+    batch = lambda: model.evaluate(outputs, {swept: sweep})  # noqa: E731
+    answers = batch()                                              # builds the evaluator and its map (untimed)
     bad = sum(int(np.isnan(answers[o]).sum()) for o in outputs)
     evaluator = model._evaluators[(tuple(outputs), (swept,))]      # noqa: SLF001 - the function C is made of
-    batch = timed(lambda: model.evaluate(outputs, {swept: sweep}), runs, loop=False)
-    per_point = batch.median / len(sweep)
+    estimate = timed(batch, 1, loop=False).median / len(sweep)
     if shutil.which("gcc") is None:
-        report.rows.append(Row(f"{name} batch, {len(sweep):,} points, per point", per_point, None, "C",
-                               "within 3× of C", None, "gcc not found"))
+        report.rows.append(Row(label, estimate, None, "C", target, None, "gcc not found"))
         return
     point = float(sweep[len(sweep) // 2])
-    loops = max(1000, int(0.2 / max(per_point, 1e-8)))
+    loops = max(1000, int(0.2 / max(estimate, 1e-8)))
     c = c_forward(evaluator.function, [point], [], folder, loops, name="evaluate_c")
     if not c.ok:
-        report.rows.append(Row(f"{name} batch, {len(sweep):,} points, per point", per_point, None, "C",
-                               "within 3× of C", None, c.message[:200]))
+        report.rows.append(Row(label, estimate, None, "C", target, None, c.message[:200]))
         return
     single = model.evaluate(outputs, {swept: point})
     for i, o in enumerate(outputs):
         report.agree(f"{name} batch vs C", o, single[o], c.outputs[i], "C")
     report.agree(f"{name} batch", f"{outputs[0]} (point {len(sweep) // 2})",
                  float(answers[outputs[0]][len(sweep) // 2]), single[outputs[0]], "single")
-    c_time = c.ns_per_call * 1e-9
-    report.rows.append(Row(f"{name} batch, {len(sweep):,} points, per point", per_point, c_time, "C",
-                           f"≥ {1 / TARGET_BATCH_SLOWDOWN:.2g}× (≤ 3× C)",
-                           c_time / per_point >= 1 / TARGET_BATCH_SLOWDOWN,
-                           detail=_timing_detail(engine_batch=batch, c_ns_per_call=c.ns_per_call,
-                                                 instructions=evaluator.function.n_instructions(),
-                                                 failed_points=bad, c_compile_s=c.compile_s)))
+    engine_runs, c_runs = [], []
+    for _ in range(runs):
+        engine_runs.append(timed(batch, 1, loop=False).median / len(sweep))
+        ns, _, message = run_c(folder / "evaluate_c", loops)
+        c_runs.append(ns * 1e-9)
+    engine = Timing(statistics.median(engine_runs), engine_runs, len(sweep))
+    c_time = Timing(statistics.median(c_runs), c_runs, loops)
+    report.rows.append(Row(label, engine.median, c_time.median, "C", target,
+                           c_time.median / engine.median >= 1 / TARGET_BATCH_SLOWDOWN,
+                           detail=timing_detail(engine_per_point=engine, c_per_call=c_time,
+                                                instructions=evaluator.function.n_instructions(),
+                                                failed_points=bad, c_compile_s=c.compile_s)))
     report.notes.append(f"{name} batch: {swept} over {len(sweep):,} points ({bad} failed their check); the "
-                        f"function has {evaluator.function.n_instructions()} instructions; C: "
-                        f"{c.ns_per_call:.1f} ns per call (gcc -O2, {loops:,} calls timed inside C)")
+                        f"function has {evaluator.function.n_instructions()} instructions; C: gcc -O2, "
+                        f"{loops:,} calls timed inside C per run")
 
 
 # ------------------------------------------------------------------ synthetic 1,000 equations
@@ -593,10 +428,11 @@ def synthetic_section(report: Report, work: Path, runs: int, n: int) -> list[Set
     report.agree("synthetic forward", FINAL, given, made.expected, "generator")
     report.agree("synthetic forward", f"{FINAL} (folded)", folded, given, "all given")
     log("synthetic forward: warm")
-    engine_all = timed(alternate(lambda v: model.evaluate(FINAL, v), [values, moved]), runs)
-    engine_folded = timed(lambda: model.evaluate(FINAL), runs)
     om_values = itertools.cycle([values[root], moved[root]])
-    om_forward = timed(om.problem.run_model, runs, setup=lambda: om.problem.set_val(om.names[root], next(om_values)))
+    engine_all, engine_folded, om_forward = interleaved([
+        Timed(alternate(lambda v: model.evaluate(FINAL, v), [values, moved])),
+        Timed(lambda: model.evaluate(FINAL)),
+        Timed(om.problem.run_model, setup=lambda: om.problem.set_val(om.names[root], next(om_values)))], runs)
     report.rows.append(speed_row(f"synthetic {n} forward, warm (every input given)", engine_all, om_forward,
                                  TARGET_WARM))
     report.rows.append(speed_row(f"synthetic {n} forward, warm (scenario folded in)", engine_folded, om_forward, None))
@@ -638,9 +474,10 @@ def synthetic_section(report: Report, work: Path, runs: int, n: int) -> list[Set
     report.agree("synthetic inverse", root, answer.value(root), om.value(root), "OpenMDAO")
     report.notes.append(f"synthetic inverse: {answer.message}; OpenMDAO Newton iterations {om.newton_iterations}")
     log("synthetic inverse: warm")
-    engine_inv = timed(alternate(solve, [up, down]), runs)
-    engine_inv_reset = timed(lambda: solve(up), runs, setup=reset_start(inverse))
-    om_inv = timed(om.problem.run_model, runs, setup=om.reset)
+    engine_inv, engine_inv_reset, om_inv = interleaved([
+        Timed(alternate(solve, [up, down])),
+        Timed(lambda: solve(up), setup=reset_start(inverse)),
+        Timed(om.problem.run_model, setup=om.reset)], runs)
     report.rows.append(speed_row(f"synthetic {n} inverse, warm (alternating targets)", engine_inv, om_inv,
                                  TARGET_WARM))
     report.rows.append(speed_row(f"synthetic {n} inverse, warm (restart, as OpenMDAO)", engine_inv_reset, om_inv,
@@ -680,9 +517,10 @@ def synthetic_section(report: Report, work: Path, runs: int, n: int) -> list[Set
     report.agree("synthetic optimization 20", f"worst of 20 roots ({worst})", answer.value(worst), om.value(worst),
                  "OpenMDAO")
     log("synthetic optimization, 20 free: warm")
-    engine_opt = timed(lambda: optimize(opt_model), runs)
-    engine_opt_reset = timed(lambda: optimize(opt_model), runs, setup=reset_start(opt_model))
-    om_opt = timed(lambda: opt_question.run(om), runs, setup=om.reset)
+    engine_opt, engine_opt_reset, om_opt = interleaved([
+        Timed(lambda: optimize(opt_model)),
+        Timed(lambda: optimize(opt_model), setup=reset_start(opt_model)),
+        Timed(lambda: opt_question.run(om), setup=om.reset)], runs)
     iterations = {"repeated": optimize(opt_model).iterations}
     reset_start(opt_model)()
     iterations["restart"] = optimize(opt_model).iterations
@@ -712,17 +550,18 @@ def synthetic_section(report: Report, work: Path, runs: int, n: int) -> list[Set
 
 def setup_section(report: Report, setups: list[SetupQuestion], work: Path, runs: int) -> None:
     """First time (disk cache off) and seen before (disk cache on, written by an earlier run), each on a
-    freshly loaded Registry object, against OpenMDAO's translate + build + setup + final_setup + first run."""
+    freshly loaded Registry object, against OpenMDAO's translate + build + setup + final_setup + first run.
+    The three alternate run by run, so that a change in the machine's load falls on all of them."""
     cache = work / "disk_cache"
     for question in setups:
         log(f"setup: {question.label}")
-        times: dict[str, list[float]] = {"first": [], "seen": []}
+        os.environ["GPU_STACK_CACHE_DIR"] = str(cache)
+        question.engine(question.fresh_registry())()   # the earlier run that writes the disk cache
+        times: dict[str, list[float]] = {"first": [], "seen": [], "openmdao": []}
         hits = 0
-        for mode in ("first", "seen"):
-            os.environ["GPU_STACK_CACHE_DIR"] = "off" if mode == "first" else str(cache)
-            if mode == "seen":   # the earlier run that writes the disk cache
-                question.engine(question.fresh_registry())()
-            for _ in range(runs):
+        for _ in range(runs):
+            for mode in ("first", "seen"):
+                os.environ["GPU_STACK_CACHE_DIR"] = "off" if mode == "first" else str(cache)
                 registry = question.fresh_registry()   # loaded before timing
                 call = question.engine(registry)       # the Model (scenario composition), untimed
                 with no_gc():
@@ -732,23 +571,22 @@ def setup_section(report: Report, setups: list[SetupQuestion], work: Path, runs:
                 if mode == "seen":
                     hits += cache_for(registry).disk_hits
                 del registry, call
-            if report.profile:
-                report.profiled(f"{question.label}, setup {'first time' if mode == 'first' else 'seen before'}",
-                                question.engine(question.fresh_registry()), 1, sort="cumulative")
-        os.environ["GPU_STACK_CACHE_DIR"] = "off"
-        om = []
-        for _ in range(runs):
+            os.environ["GPU_STACK_CACHE_DIR"] = "off"
             with no_gc():
                 t = time.perf_counter()
                 question.openmdao.first_answer()
-                om.append(time.perf_counter() - t)
-        om_timing = Timing(statistics.median(om), om, 1)
-        report.rows.append(speed_row(f"{question.label}, setup first time",
-                                     Timing(statistics.median(times["first"]), times["first"], 1), om_timing,
+                times["openmdao"].append(time.perf_counter() - t)
+        if report.profile:
+            for mode, folder in (("first time", "off"), ("seen before", str(cache))):
+                os.environ["GPU_STACK_CACHE_DIR"] = folder
+                report.profiled(f"{question.label}, setup {mode}", question.engine(question.fresh_registry()), 1,
+                                sort="cumulative")
+        os.environ["GPU_STACK_CACHE_DIR"] = "off"
+        timing = {mode: Timing(statistics.median(samples), samples, 1) for mode, samples in times.items()}
+        report.rows.append(speed_row(f"{question.label}, setup first time", timing["first"], timing["openmdao"],
                                      TARGET_SETUP_FIRST))
         note = "" if question.disk_cached else "the NLP is not kept on disk: compiled again"
-        report.rows.append(speed_row(f"{question.label}, setup seen before",
-                                     Timing(statistics.median(times["seen"]), times["seen"], 1), om_timing,
+        report.rows.append(speed_row(f"{question.label}, setup seen before", timing["seen"], timing["openmdao"],
                                      TARGET_SETUP_SEEN, note=note, disk_hits_per_run=hits / runs))
         report.notes.append(f"setup {question.label}: compiled functions read from disk per seen-before run: "
                             f"{hits / runs:g}" + (f" ({note})" if note else ""))
@@ -783,6 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     here = os.getcwd()
     os.chdir(work)   # OpenMDAO and CasADi write their files here, not into the checkout
     report = Report(profile=args.profile)
+    load_before = os.getloadavg()[0]
     try:
         log(f"gpu_stack {gpu_stack.__version__} from {Path(gpu_stack.__file__).parent}; work folder {work}; "
             f"{args.runs} runs per median")
@@ -795,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = sorted(report.rows, key=lambda r: next(i for i, word in enumerate(order) if word in r.question))
         environment = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                        f"casadi {ca.__version__}, OpenMDAO {openmdao.__version__}, numpy {np.__version__}; "
-                       f"load average {os.getloadavg()[0]:.2f} at the end")
+                       f"load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
         lines = [f"gpu_stack engine benchmark — {time.strftime('%Y-%m-%d %H:%M')} — {environment}",
                  f"median of {args.runs} runs; ratio = other time / gpu_stack time (above 1: gpu_stack faster)", "",
                  "Agreement (checked before timing):"]

@@ -26,7 +26,7 @@ from translate import ForwardModel, ForwardProgram, Translator
 
 os.environ.setdefault("OPENMDAO_REPORTS", "0")  # no HTML reports written next to the benchmark
 
-__all__ = ["OpenMDAOModel", "build_openmdao", "c_forward", "CResult", "python_inverse", "python_minimize",
+__all__ = ["OpenMDAOModel", "build_openmdao", "c_forward", "run_c", "CResult", "python_inverse", "python_minimize",
            "python_expression"]
 
 
@@ -313,9 +313,17 @@ def c_forward(function: Any, p: Sequence[float], x0: Sequence[float], folder: Pa
     size = (folder / f"{name}.c").stat().st_size
     if build.returncode != 0:
         return CResult(False, generate_s, compile_s, source_bytes=size, message=build.stderr[-800:])
-    run = subprocess.run([str(folder / name), str(loops)], capture_output=True, text=True)
+    ns, outputs, message = run_c(folder / name, loops)
+    if message:
+        return CResult(False, generate_s, compile_s, source_bytes=size, message=message)
+    return CResult(True, generate_s, compile_s, ns, outputs, size)
+
+
+def run_c(binary: Path, loops: int) -> tuple[float, list[float], str]:
+    """Run a driver built by `c_forward` once more: (ns per call, outputs, error message or "")."""
+    run = subprocess.run([str(binary), str(loops)], capture_output=True, text=True)
     if run.returncode != 0:
-        return CResult(False, generate_s, compile_s, source_bytes=size, message=run.stderr[-800:])
+        return float("nan"), [], run.stderr[-800:] or f"exit status {run.returncode}"
     ns = float("nan")
     outputs = []
     for line in run.stdout.splitlines():
@@ -324,4 +332,4 @@ def c_forward(function: Any, p: Sequence[float], x0: Sequence[float], folder: Pa
             ns = float(value)
         elif key == "x":
             outputs.append(float(value))
-    return CResult(True, generate_s, compile_s, ns, outputs, size)
+    return ns, outputs, ""

@@ -38,6 +38,7 @@ except ImportError:  # a source checkout without an install
     import gpu_stack  # noqa: F401
 
 os.environ.setdefault("OPENMDAO_REPORTS", "0")
+os.environ["GPU_STACK_CACHE_DIR"] = "off"   # cold means compiled here, not read from an earlier run's disk cache
 
 import casadi as ca  # noqa: E402
 import numpy as np  # noqa: E402
