@@ -26,7 +26,7 @@ from translate import ForwardModel, ForwardProgram, Translator
 
 os.environ.setdefault("OPENMDAO_REPORTS", "0")  # no HTML reports written next to the benchmark
 
-__all__ = ["OpenMDAOModel", "build_openmdao", "c_forward", "CResult", "python_inverse", "python_minimize",
+__all__ = ["OpenMDAOModel", "build_openmdao", "c_forward", "run_c", "CResult", "python_inverse", "python_minimize",
            "python_expression"]
 
 
@@ -52,6 +52,21 @@ class OpenMDAOModel:
         return getattr(self.newton, "_iter_count", None) if self.newton is not None else None
 
 
+def _register_functions() -> None:
+    """Teach ExecComp the registry's functions it lacks (once per process).
+
+    sqrt is numpy's (complex-safe); ceil and floor are piecewise constant (zero derivative), evaluated on
+    the real part so complex-step partials stay exact; `where` picks by the real part of the condition.
+    """
+    from openmdao.components import exec_comp
+
+    extra = {"sqrt": np.sqrt, "ceil": lambda x: np.ceil(np.real(x)), "floor": lambda x: np.floor(np.real(x)),
+             "where": lambda c, a, b: np.where(np.real(c), a, b)}
+    for name, function in extra.items():
+        if name not in exec_comp._expr_dict:
+            exec_comp.ExecComp.register(name, function, complex_safe=True)
+
+
 def build_openmdao(model: ForwardModel, values: dict[str, float], *,
                    balances: Sequence[tuple[str, str, float]] = (),
                    design: Sequence[tuple[str, float | None, float | None]] = (),
@@ -70,6 +85,7 @@ def build_openmdao(model: ForwardModel, values: dict[str, float], *,
     """
     import openmdao.api as om
 
+    _register_functions()
     scale = scale or {}
     start = start or {}
     translator = Translator(model.registry, "openmdao")
@@ -248,8 +264,9 @@ int main(int argc, char** argv) {
   long loops = argc > 1 ? atol(argv[1]) : 100000;
   casadi_int sz_arg, sz_res, sz_iw, sz_w;
   %(fn)s_work(&sz_arg, &sz_res, &sz_iw, &sz_w);
-  const casadi_real** arg = malloc(sizeof(casadi_real*) * (sz_arg > 2 ? sz_arg : 2));
-  casadi_real** res = malloc(sizeof(casadi_real*) * (sz_res > 1 ? sz_res : 1));
+  /* calloc: outputs after the first are NULL, which the generated code skips (malloc left them dangling) */
+  const casadi_real** arg = calloc(sz_arg > 2 ? sz_arg : 2, sizeof(casadi_real*));
+  casadi_real** res = calloc(sz_res > 1 ? sz_res : 1, sizeof(casadi_real*));
   casadi_int* iw = malloc(sizeof(casadi_int) * (sz_iw > 0 ? sz_iw : 1));
   casadi_real* w = malloc(sizeof(casadi_real) * (sz_w > 0 ? sz_w : 1));
   arg[0] = P; arg[1] = X0; res[0] = OUT;
@@ -296,9 +313,17 @@ def c_forward(function: Any, p: Sequence[float], x0: Sequence[float], folder: Pa
     size = (folder / f"{name}.c").stat().st_size
     if build.returncode != 0:
         return CResult(False, generate_s, compile_s, source_bytes=size, message=build.stderr[-800:])
-    run = subprocess.run([str(folder / name), str(loops)], capture_output=True, text=True)
+    ns, outputs, message = run_c(folder / name, loops)
+    if message:
+        return CResult(False, generate_s, compile_s, source_bytes=size, message=message)
+    return CResult(True, generate_s, compile_s, ns, outputs, size)
+
+
+def run_c(binary: Path, loops: int) -> tuple[float, list[float], str]:
+    """Run a driver built by `c_forward` once more: (ns per call, outputs, error message or "")."""
+    run = subprocess.run([str(binary), str(loops)], capture_output=True, text=True)
     if run.returncode != 0:
-        return CResult(False, generate_s, compile_s, source_bytes=size, message=run.stderr[-800:])
+        return float("nan"), [], run.stderr[-800:] or f"exit status {run.returncode}"
     ns = float("nan")
     outputs = []
     for line in run.stdout.splitlines():
@@ -307,4 +332,4 @@ def c_forward(function: Any, p: Sequence[float], x0: Sequence[float], folder: Pa
             ns = float(value)
         elif key == "x":
             outputs.append(float(value))
-    return CResult(True, generate_s, compile_s, ns, outputs, size)
+    return ns, outputs, ""

@@ -1,15 +1,13 @@
 #!/usr/bin/env python3
-"""Speed and scale benchmarks of the gpu_stack engine (see benchmarks/README.md).
+"""Scale benchmarks of the gpu_stack engine (see benchmarks/README.md).
 
     python3 -m pip install '.[bench]' && python3 benchmarks/run.py
 
-Part 1, on the built-in registry and the scenario `dense_training_cost_fixture`:
-the same equations and the same questions (forward, two inverse queries, one
-optimization) answered by this engine, OpenMDAO, scipy over a pure-Python
-forward function, and CasADi-generated C (the lower bound for a forward
-evaluation); answers are checked against each other before anything is
-timed. Part 2: synthetic registries of 1,000 / 5,000 / 20,000 equations and
-how each step's time grows.
+Synthetic registries of 1,000 / 5,000 / 20,000 equations and how each step's
+time grows (load, structural analysis, formulate, compile, forward, inverse),
+with scipy, C and OpenMDAO beside the engine at the smaller sizes. The
+issue's speed targets (the compiled `Model`, the Llama run) are measured by
+benchmarks/engine.py.
 
 Results go to stdout; progress lines to stderr. Nothing here is asserted:
 the numbers are reported as measured.
@@ -40,6 +38,7 @@ except ImportError:  # a source checkout without an install
     import gpu_stack  # noqa: F401
 
 os.environ.setdefault("OPENMDAO_REPORTS", "0")
+os.environ["GPU_STACK_CACHE_DIR"] = "off"   # cold means compiled here, not read from an earlier run's disk cache
 
 import casadi as ca  # noqa: E402
 import numpy as np  # noqa: E402
@@ -47,7 +46,7 @@ import numpy as np  # noqa: E402
 import gpu_stack.solver.solve as S  # noqa: E402
 from gpu_stack.audit.graph import downstream  # noqa: E402
 from gpu_stack.model.problems import inline_problem  # noqa: E402
-from gpu_stack.model.registry import Registry, load_registry  # noqa: E402
+from gpu_stack.model.registry import Registry  # noqa: E402
 from gpu_stack.model.scenarios import load_scenario  # noqa: E402
 from gpu_stack.solver.solve import solve_problem  # noqa: E402
 
@@ -55,12 +54,6 @@ from synthetic import FINAL, write_synthetic  # noqa: E402
 from translate import forward_model, forward_program  # noqa: E402
 
 START = time.perf_counter()
-FIXTURE = "dense_training_cost_fixture"
-TARGET = "econ.cost.per_token"
-TARGET_VALUE = "2.5e-6 USD/token"
-OPT_CAPEX = "econ.job.capex_rate=0.001 USD/s"
-OPT_FREE = [("gpu.peak_flops_power_limited", 500.0, 2000.0), ("gpu.power.total", 100.0, 2000.0)]
-OPT_CONSTRAINT = "gpu.power.total >= 500 [W] * (gpu.peak_flops_power_limited / (1000 [TFLOP/s])) ** 2"
 INVERSE_STEP = 0.01          # scale inverse: the target is the final output with one root moved by +1 %
 ROBUSTNESS_STEP = 0.10       # ... and once, at the smallest size, by +10 %
 
@@ -161,334 +154,6 @@ def engine_question(registry: Registry, problem: Any, *, repeat_budget: float = 
     return {"cold": cold, "parts": parts, "warm": warm, "warm_runs": runs, "warm_parts": warm_parts,
             "result": result, "again": again, "formulation": last.get("formulate"),
             "compiled": last.get("compile_blocks") or last.get("compile_nlp"), "structure": last.get("structure_of")}
-
-
-# ------------------------------------------------------------------ part 1: the fixture
-
-
-def closed_forms(registry: Registry, scenario: Any) -> dict[str, float] | None:
-    """The fixture's answers by hand, from the spine relations (docs/json.md, "The spine") and its assigned values.
-
-    Inverse 1: capex = (T·N − power cost − opex) / wallclock. Inverse 2: the wallclock that meets T,
-    back to t_compute and F = step FLOPs / (n_gpus · t_compute). Optimization: with the constraint
-    active, P = P0 (F/F0)², cost ∝ (c + k·B + k·A·P0 (F/F0)²)(s/F + t0), whose stationary point is the
-    positive root of 2αt0 F³ + αs F² − βs = 0 (α = kAP0/F0², β = c + kB, s = S/n).
-    """
-    try:
-        si = {k: a.value * registry.factors[k] for k, a in scenario.assign.items()}
-        g = si.get
-        n_gpus, flops, tokens = g("par.n_gpus"), g("arch.flops.step_dense"), g("training.total_tokens")
-        tokens_step = g("arch.tokens_per_step")
-        t0 = (g("training.t_exposed_comm") + g("training.t_mem_bound"))
-        steps = tokens / tokens_step
-        nodes = g("cluster.rack.n_nodes") * g("cluster.site.n_racks")
-        other = sum(g(f"cluster.node.{k}") for k in ("cpu_power", "ram_power", "nic_power", "storage_power", "misc_power"))
-        facility = sum(g(f"thermal.facility.{k}") for k in ("cooling_power", "ups_loss", "transformer_loss", "lighting", "misc"))
-        site_gpus = nodes * g("cluster.node.n_gpus")
-        share = n_gpus / site_gpus
-        f = g("econ.power.peak_energy_fraction")
-        k = f * g("econ.power.price_kwh_peak") + (1 - f) * g("econ.power.price_kwh_offpeak")   # USD/J
-        a_coef = share * nodes * g("cluster.node.n_gpus")
-        b_coef = share * (nodes * other + facility)
-        if g("training.overhead_fraction") != 0 or g("training.cluster_availability") != 1:
-            return None
-        target = registry.units.convert(2.5e-6, "USD/token", registry.variables[TARGET].unit) \
-            * registry.factors[TARGET]
-        power = g("gpu.power.total")
-        dc = a_coef * power + b_coef
-        wallclock = steps * (flops / (n_gpus * g("gpu.peak_flops_power_limited")) + t0)
-        opex = g("econ.run.opex_misc_cost") or 0.0
-        capex = (target * tokens - k * dc * wallclock - opex) / wallclock
-        wall_needed = (target * tokens - opex) / (g("econ.job.capex_rate") + k * dc)
-        flops_needed = flops / (n_gpus * (wall_needed / steps - t0))
-        c = registry.units.convert(0.001, "USD/s", "USD/s")
-        p0, f0 = 500.0, 1000e12
-        alpha, beta, s = k * a_coef * p0 / f0**2, c + k * b_coef, flops / n_gpus
-        roots = np.roots([2 * alpha * t0, alpha * s, 0.0, -beta * s])
-        best = max(r.real for r in roots if abs(r.imag) < 1e-9 * abs(r) and r.real > 0)
-        f_unit = registry.factors["gpu.peak_flops_power_limited"]
-        return {"capex": capex / registry.factors["econ.job.capex_rate"], "flops": flops_needed / f_unit,
-                "opt_flops": best / f_unit, "opt_power": p0 * (best / f0) ** 2 / registry.factors["gpu.power.total"]}
-    except (TypeError, KeyError, ValueError, ZeroDivisionError):
-        return None
-
-
-def fixture_section(registry: Registry, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    import openmdao.api as om  # noqa: F401  (imported before any timing)
-    from others import build_openmdao, c_forward, python_expression, python_inverse, python_minimize
-
-    scenario = load_scenario(registry, FIXTURE)
-    selection = registry.select(scenario.select)
-    target_spec = f"{TARGET}={TARGET_VALUE}"
-    questions = {
-        "forward": inline_problem(registry, [scenario]),
-        "inverse_capex": inline_problem(registry, [scenario], targets=[target_spec], free=["econ.job.capex_rate"]),
-        "inverse_flops": inline_problem(registry, [scenario], targets=[target_spec],
-                                        free=["gpu.peak_flops_power_limited"]),
-        "optimize": inline_problem(registry, [scenario], assign=[OPT_CAPEX],
-                                   free=[f"{v}={lo:g}:{hi:g}" for v, lo, hi in OPT_FREE],
-                                   minimize=TARGET, constraints=[OPT_CONSTRAINT]),
-    }
-    out: dict[str, Any] = {"engine": {}, "openmdao": {}, "scipy": {}, "c": {}, "answers": {}}
-
-    # -- this engine
-    for key, problem in questions.items():
-        log(f"fixture: gpu_stack {key}")
-        run = engine_question(registry, problem, repeat_budget=args.budget)
-        out["engine"][key] = run
-        if run["result"].status != "ok":
-            log(f"  gpu_stack {key}: {run['result'].status}: {run['result'].message}")
-    fwd = out["engine"]["forward"]
-    formulation, compiled = S.compile_forward(registry, questions["forward"])   # cached: no recompile
-    p = formulation.param_values()
-    x0 = [formulation.start[v] for v in formulation.unknowns]
-    p_dm, x0_dm = ca.DM(p), ca.DM(x0)
-    fwd["core"], _, _ = measure(lambda: compiled.function(p_dm, x0_dm), budget=args.budget)
-    for key in ("inverse_capex", "inverse_flops"):
-        f_inv, c_inv = S.compile_forward(registry, questions[key])
-        pi, xi = ca.DM(f_inv.param_values()), ca.DM([f_inv.start[v] for v in f_inv.unknowns])
-        out["engine"][key]["core"], _, _ = measure(lambda: c_inv.function(pi, xi), budget=args.budget)
-    opt_run = out["engine"]["optimize"]
-    nlp = opt_run["compiled"]
-    if nlp is not None and opt_run["formulation"] is not None and hasattr(S, "_nlp_bounds") \
-            and hasattr(S, "_g_bounds"):   # private helpers, for the IPOPT-only time: skipped if renamed
-        fo = opt_run["formulation"]
-        lbx, ubx = S._nlp_bounds(fo, nlp.scale)
-        lbg, ubg = S._g_bounds(nlp)
-        z0 = [fo.start[v] / nlp.scale[v] for v in fo.unknowns]
-        po = fo.param_values()
-
-        def ipopt_only() -> Any:
-            with S.quiet_stdout():
-                return nlp.solver(x0=z0, p=po, lbx=lbx, ubx=ubx, lbg=lbg, ubg=ubg)
-        opt_run["core"], _, _ = measure(ipopt_only, budget=args.budget)
-
-    engine_values = {k: {v: item.value for v, item in run["result"].values.items()}
-                     for k, run in out["engine"].items()}
-    answers = out["answers"]
-    answers["forward"] = {"gpu_stack": {o: engine_values["forward"].get(o) for o in scenario.outputs}}
-    answers["inverse_capex"] = {"gpu_stack": engine_values["inverse_capex"].get("econ.job.capex_rate")}
-    answers["inverse_flops"] = {"gpu_stack": engine_values["inverse_flops"].get("gpu.peak_flops_power_limited")}
-    answers["optimize"] = {"gpu_stack": (engine_values["optimize"].get(OPT_FREE[0][0]),
-                                         engine_values["optimize"].get(OPT_FREE[1][0]),
-                                         out["engine"]["optimize"]["result"].objective)}
-    forms = closed_forms(registry, scenario)
-    answers["closed_form"] = forms
-
-    # -- the same equations as explicit assignments (one per equation), for the other engines
-    fixed = dict(formulation.fixed)
-    fwd_model = forward_model(registry, selection, list(fixed), list(scenario.outputs))
-    out["equations"] = {"gpu_stack_forward": len(formulation.equations), "others_forward": len(fwd_model.order),
-                        "parameters": len(fwd_model.inputs)}
-    values = {v: fixed[v] for v in fwd_model.inputs}
-    capex_target = questions["inverse_capex"].targets[TARGET]
-    inv_free = {"inverse_capex": "econ.job.capex_rate", "inverse_flops": "gpu.peak_flops_power_limited"}
-    inv_models = {k: forward_model(registry, selection, list(fixed), [TARGET]) for k in inv_free}
-    opt_problem = questions["optimize"]
-    opt_fixed = {k: a.value for k, a in opt_problem.assign.items()}
-    opt_nodes = [c.node for c in opt_problem.constraints]
-    from gpu_stack.model.expressions import variables as node_variables
-    opt_outputs = list(dict.fromkeys([TARGET] + [v for n in opt_nodes for v in node_variables(n)
-                                                if v not in opt_fixed]))
-    opt_model = forward_model(registry, selection, list(opt_fixed), opt_outputs)
-    opt_values = {v: opt_fixed[v] for v in opt_model.inputs}
-    scale = dict(out["engine"]["inverse_flops"]["formulation"].scale) \
-        if out["engine"]["inverse_flops"]["formulation"] is not None else {}
-    starts = dict(fwd["formulation"].start) if fwd["formulation"] is not None else {}
-
-    # -- OpenMDAO
-    log("fixture: OpenMDAO")
-    om_out = out["openmdao"]
-    t = time.perf_counter()
-    model = build_openmdao(fwd_model, values, scale=scale)
-    om_out["forward_build"] = time.perf_counter() - t
-    om_out["forward"], _, _ = measure(model.problem.run_model, budget=args.budget)
-    answers["forward"]["openmdao"] = {o: model.value(o) for o in scenario.outputs}
-    for key, free in inv_free.items():
-        t = time.perf_counter()
-        model = build_openmdao(inv_models[key], values, balances=[(free, TARGET, capex_target)], scale=scale,
-                               start=starts)
-        om_out[f"{key}_build"] = time.perf_counter() - t
-        om_out[key], _, _ = measure(model.problem.run_model, setup=model.reset, budget=args.budget)
-        answers[key]["openmdao"] = model.value(free)
-        om_out[f"{key}_newton_iterations"] = model.newton_iterations
-    opt_scale = dict(scale)
-    opt_run_formulation = out["engine"]["optimize"]["formulation"]
-    if opt_run_formulation is not None:
-        opt_scale.update(opt_run_formulation.scale)
-    f0 = out["engine"]["optimize"]["compiled"].objective_scale if out["engine"]["optimize"]["compiled"] else 1.0
-    opt_scale["__objective__"] = f0   # base units, like the ExecComp objective
-    opt_scale["__constraint0__"] = 500.0
-    t = time.perf_counter()
-    model = build_openmdao(opt_model, opt_values, design=OPT_FREE, objective=opt_problem.objective.node,
-                           constraints=opt_nodes, scale=opt_scale)
-    om_out["optimize_build"] = time.perf_counter() - t
-    om_out["optimize"], driver_result, _ = measure(model.problem.run_driver, setup=model.reset, budget=args.budget)
-    answers["optimize"]["openmdao"] = (model.value(OPT_FREE[0][0]), model.value(OPT_FREE[1][0]),
-                                       float(model.problem.get_val("objective")[0]) / registry.factors[TARGET])
-    om_out["optimize_success"] = driver_result.success if hasattr(driver_result, "success") else not driver_result
-    om_out["optimize_iterations"] = getattr(driver_result, "iter_count", None)
-
-    # -- scipy over a generated pure-Python forward function
-    log("fixture: scipy")
-    sp_out = out["scipy"]
-    t = time.perf_counter()
-    program = forward_program(fwd_model)
-    sp_out["forward_build"] = time.perf_counter() - t
-    p_values = [values[v] for v in fwd_model.inputs]
-    sp_out["forward"], result, _ = measure(lambda: program.function(p_values), budget=args.budget)
-    answers["forward"]["scipy"] = {o: result[program.index[o]] for o in scenario.outputs}
-    for key, free in inv_free.items():
-        inv_program = forward_program(inv_models[key])
-        sp_out[key], (answer, nfev), _ = measure(
-            lambda: python_inverse(inv_program, fixed, free, TARGET, capex_target), budget=args.budget)
-        answers[key]["scipy"] = answer
-        sp_out[f"{key}_nfev"] = nfev
-    opt_program = forward_program(opt_model)
-    con_node = opt_nodes[0]
-    # the constraint as g >= 0 (base units, / 500 W), from the same translation
-    from gpu_stack.model.expressions import Binary
-    g_node = Binary("-", con_node.left, con_node.right) if con_node.op in (">", ">=") else \
-        Binary("-", con_node.right, con_node.left)
-    constraint = python_expression(registry, g_node, 500.0)
-
-    sp_out["optimize"], (solution, objective, opt_result), _ = measure(
-        lambda: python_minimize(opt_program, opt_values, OPT_FREE, lambda vals: vals[TARGET], [constraint]),
-        budget=args.budget)
-    answers["optimize"]["scipy"] = (solution[OPT_FREE[0][0]], solution[OPT_FREE[1][0]], objective)
-    sp_out["optimize_nfev"] = int(opt_result.nfev)
-    sp_out["optimize_success"] = bool(opt_result.success)
-
-    # -- C: CasADi's generated code of the engine's own forward function
-    if shutil.which("gcc"):
-        log("fixture: C (CasADi codegen + gcc -O2)")
-        c = c_forward(compiled.function, p, x0, work / "c_fixture", args.c_loops)
-        out["c"] = {"ok": c.ok, "build": c.generate_s + c.compile_s, "generate": c.generate_s,
-                    "compile": c.compile_s, "forward": c.ns_per_call * 1e-9, "message": c.message}
-        if c.ok:
-            index = {v: i for i, v in enumerate(formulation.unknowns)}
-            answers["forward"]["c"] = {o: c.outputs[index[o]] for o in scenario.outputs if o in index}
-    else:
-        out["c"] = {"ok": False, "message": "gcc not found"}
-    return out
-
-
-def print_fixture(out: dict[str, Any], registry_label: str) -> list[str]:
-    e, o, s, c = out["engine"], out["openmdao"], out["scipy"], out["c"]
-    lines = []
-    eq = out["equations"]
-    lines.append(f"PART 1 — scenario '{FIXTURE}' on {registry_label}")
-    lines.append(f"  forward question: {eq['gpu_stack_forward']} equations (gpu_stack formulation) = "
-                 f"{eq['others_forward']} ExecComps / Python assignments, {eq['parameters']} parameters")
-    lines.append("  times: cold = first call incl. formulate + structure + compile; warm = fastest of repeated calls")
-    lines.append("  ratio = time(other) / time(gpu_stack): above 1 means gpu_stack is faster")
-    lines.append("")
-    header = f"  {'measure':<44}{'gpu_stack':>12}  {'OpenMDAO':>22}  {'scipy (pure Python)':>22}  {'C (gcc -O2)':>22}"
-    lines.append(header)
-    lines.append("  " + "-" * (len(header) - 2))
-
-    def row(label: str, ours: float | None, om_t: float | None, sp_t: float | None, c_t: float | None) -> None:
-        def cell(x: float | None) -> str:
-            return f"{fmt(x)} {ratio(x, ours)}".strip() if x is not None else "—"
-        lines.append(f"  {label:<44}{fmt(ours):>12}  {cell(om_t):>22}  {cell(sp_t):>22}  {cell(c_t):>22}")
-
-    row("build, forward question (cold)", e["forward"]["cold"], o.get("forward_build"), s.get("forward_build"),
-        c.get("build") if c.get("ok") else None)
-    row("forward evaluation (warm)", e["forward"]["warm"], o.get("forward"), s.get("forward"),
-        c.get("forward") if c.get("ok") else None)
-    row("inverse, free capex_rate (warm)", e["inverse_capex"]["warm"], o.get("inverse_capex"),
-        s.get("inverse_capex"), None)
-    row("inverse, free peak_flops_pow._lim. (warm)", e["inverse_flops"]["warm"], o.get("inverse_flops"),
-        s.get("inverse_flops"), None)
-    row("optimization, 2 free variables (warm)", e["optimize"]["warm"], o.get("optimize"), s.get("optimize"), None)
-    row("build, inverse capex (cold)", e["inverse_capex"]["cold"], o.get("inverse_capex_build"), None, None)
-    row("build, optimization (cold)", e["optimize"]["cold"], o.get("optimize_build"), None, None)
-    lines.append("")
-    lines.append("  inside gpu_stack (where a warm call's time goes):")
-    for key, label in (("forward", "forward"), ("inverse_capex", "inverse capex"), ("inverse_flops", "inverse flops"),
-                       ("optimize", "optimization")):
-        run = e[key]
-        parts = run["warm_parts"]
-        core = run.get("core")
-        core_label = "IPOPT call alone" if key == "optimize" else "CasADi function call alone"
-        lines.append(f"    {label:<15} warm {fmt(run['warm']):>9} = formulate {fmt(parts.get('formulate')):>9}"
-                     f" + structure {fmt(parts.get('structure_of')):>9} + rest; {core_label} {fmt(core)}"
-                     f"   [cold {fmt(run['cold'])}: compile {fmt(run['parts'].get('compile_blocks') or run['parts'].get('compile_nlp'))}]")
-    lines.append(f"  scipy: fsolve calls of the forward function: capex {s.get('inverse_capex_nfev')}, flops "
-                 f"{s.get('inverse_flops_nfev')}; SLSQP (finite differences) {s.get('optimize_nfev')} calls, "
-                 f"success={s.get('optimize_success')}")
-    lines.append(f"  OpenMDAO: Newton iterations capex {o.get('inverse_capex_newton_iterations')}, flops "
-                 f"{o.get('inverse_flops_newton_iterations')}; SLSQP success={o.get('optimize_success')}; "
-                 f"DirectSolver(assemble_jac=True, csc)")
-    if c:
-        if c.get("ok"):
-            lines.append(f"  C: generate {fmt(c['generate'])} + gcc -O2 {fmt(c['compile'])}; {c['forward'] * 1e9:.1f} ns "
-                         f"per call, timed inside C with clock_gettime over a loop")
-        else:
-            lines.append(f"  C: not measured ({c.get('message', '')[:200]})")
-    lines.append("")
-    lines += agreement_lines(out)
-    lines.append("")
-    lines += target_lines(out)
-    return lines
-
-
-def agreement_lines(out: dict[str, Any]) -> list[str]:
-    a = out["answers"]
-    forms = a.get("closed_form")
-    lines = ["  Agreement (checked before timing; relative difference to gpu_stack):"]
-    fwd = a["forward"]
-    ours = fwd["gpu_stack"]
-    for engine in ("openmdao", "scipy", "c"):
-        if engine in fwd:
-            worst = max(rel(fwd[engine][k], ours[k]) for k in ours)
-            lines.append(f"    forward outputs ({len(ours)}), {engine:<8}: max rel. diff {worst:.1e}")
-    lines.append("    forward outputs (gpu_stack): " + ", ".join(f"{k} = {v:.6g}" for k, v in ours.items()))
-    for key, label, form_key, unit in (("inverse_capex", "inverse capex_rate", "capex", "USD/s"),
-                                       ("inverse_flops", "inverse peak_flops_power_limited", "flops", "TFLOP/s")):
-        row = a[key]
-        text = f"    {label}: gpu_stack {row['gpu_stack']:.12g} {unit}"
-        for engine in ("openmdao", "scipy"):
-            if engine in row:
-                text += f"; {engine} {row[engine]:.12g} ({rel(row[engine], row['gpu_stack']):.1e})"
-        if forms:
-            text += f"; closed form {forms[form_key]:.12g} ({rel(forms[form_key], row['gpu_stack']):.1e})"
-        lines.append(text)
-    row = a["optimize"]
-    lines.append(f"    optimization (F TFLOP/s, P W, cost USD/token): gpu_stack "
-                 f"{row['gpu_stack'][0]:.9g}, {row['gpu_stack'][1]:.9g}, {row['gpu_stack'][2]:.9g}")
-    for engine in ("openmdao", "scipy"):
-        if engine in row:
-            diffs = max(rel(x, y) for x, y in zip(row[engine], row["gpu_stack"]))
-            lines.append(f"      {engine:<9} {row[engine][0]:.9g}, {row[engine][1]:.9g}, {row[engine][2]:.9g}"
-                         f"  (max rel. diff {diffs:.1e})")
-    if forms:
-        lines.append(f"      closed form {forms['opt_flops']:.9g}, {forms['opt_power']:.9g}  (max rel. diff "
-                     f"{max(rel(forms['opt_flops'], row['gpu_stack'][0]), rel(forms['opt_power'], row['gpu_stack'][1])):.1e})"
-                     "  [stationary point of the reduced problem, constraint active]")
-    else:
-        lines.append("      closed form: n/a (the registry's fixture no longer matches the hand derivation)")
-    return lines
-
-
-def target_lines(out: dict[str, Any]) -> list[str]:
-    e, o = out["engine"], out["openmdao"]
-    inv = max(e["inverse_capex"]["warm"], e["inverse_flops"]["warm"])
-    opt = e["optimize"]["warm"]
-    lines = ["  The issue's targets, and what was measured here:"]
-    lines.append(f"    inverse query <= 20 ms warm          : measured {fmt(e['inverse_capex']['warm'])} (capex), "
-                 f"{fmt(e['inverse_flops']['warm'])} (peak flops) -> {'met' if inv <= 0.020 else 'not met'}")
-    lines.append(f"    optimization (<= 20 free) <= 200 ms   : measured {fmt(opt)} with 2 free variables -> "
-                 f"{'met' if opt <= 0.200 else 'not met'}")
-    speedups = []
-    for key, label in (("forward", "forward"), ("inverse_capex", "inverse capex"), ("inverse_flops", "inverse flops"),
-                       ("optimize", "optimization")):
-        if o.get(key):
-            speedups.append(f"{label} {o[key] / e[key]['warm']:.3g}×")
-    cold = o.get("forward_build", 0) / e["forward"]["cold"] if e["forward"]["cold"] else float("nan")
-    lines.append(f"    >= 100x faster than OpenMDAO (warm)  : measured {', '.join(speedups)}; "
-                 f"build (cold) {cold:.3g}×")
-    return lines
 
 
 # ------------------------------------------------------------------ part 2: scale
@@ -764,7 +429,7 @@ def growth(values: list[tuple[int, float | None]]) -> str:
 
 
 def print_scale(rows: list[dict[str, Any]], loader: list[tuple[int, float, float]], args: argparse.Namespace) -> list[str]:
-    lines = ["PART 2 — synthetic registries (seeded random DAG: sums, products, powers, exp; W/kW/MW, J/kWh, …)"]
+    lines = ["Scale — synthetic registries (seeded random DAG: sums, products, powers, exp; W/kW/MW, J/kWh, …)"]
     lines.append("  forward = resolve the final output (every equation); inverse = target the final output at its "
                  f"value with one root moved +{INVERSE_STEP:.0%}, free that root")
     lines.append("  growth = last size / first size, and the exponent k of time ~ n^k")
@@ -792,7 +457,7 @@ def print_scale(rows: list[dict[str, Any]], loader: list[tuple[int, float, float
     row("variables / roots", lambda r: f"{r['variables']}/{r['roots']}", "text")
     row("DAG depth", lambda r: r["depth"], "text")
     row("registry load (Registry.load)", lambda r: r["load"])
-    row("structural analysis (structure.analyse)", lambda r: r["forward"]["warm_parts"]["structure_of"])
+    row("structural analysis (structure.analyse)", lambda r: r["forward"]["parts"]["structure_of"])  # cold: prepare() keeps it
     def matched(r: dict[str, Any]) -> str:
         counts = [r["structure"].get(k) for k in ("engine_matched", "scipy_matched", "networkx_matched")]
         counts = [int(c) if c is not None else None for c in counts]
@@ -921,19 +586,16 @@ def print_scale(rows: list[dict[str, Any]], loader: list[tuple[int, float, float
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--registry", action="append", metavar="DIR",
-                        help="registry folder(s) for part 1, layered in order (default: the built-in registry)")
     parser.add_argument("--sizes", default="1000,5000,20000",
-                        help="equation counts of the synthetic registries (default 1000,5000,20000; '' skips part 2)")
+                        help="equation counts of the synthetic registries (default 1000,5000,20000)")
     parser.add_argument("--openmdao-max", type=int, default=1000, help="largest synthetic size run with OpenMDAO")
     parser.add_argument("--c-max", type=int, default=1000, help="largest synthetic size compiled to C")
-    parser.add_argument("--c-loops", type=int, default=100000, help="calls timed inside the C driver (fixture)")
-    parser.add_argument("--budget", type=float, default=0.5, help="seconds of repeats per warm measurement (part 1)")
+    parser.add_argument("--c-loops", type=int, default=100000,
+                        help="calls timed inside the C driver, divided by n/10 at n equations")
     parser.add_argument("--jobs", type=int, default=2, help="processes for the largest sizes (1: all sequential)")
     parser.add_argument("--parallel-from", type=int, default=10000,
                         help="sizes from which the inverse runs in a second process beside the forward")
     parser.add_argument("--loader-sizes", default="500,1000", help="sizes for the one-file load probe ('' skips)")
-    parser.add_argument("--skip-fixture", action="store_true", help="part 2 only")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--json", metavar="PATH", help="also write the raw measurements as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (generated C, registries)")
@@ -976,21 +638,6 @@ def main(argv: list[str] | None = None) -> int:
                       f"numpy {np.__version__}")
         report.append(f"  gpu_stack from {Path(gpu_stack.__file__).parent}")
         report.append("")
-        if not args.skip_fixture:
-            t = time.perf_counter()
-            if args.registry:
-                registry = Registry.load(args.registry)
-                label = "registry " + " + ".join(args.registry)
-            else:
-                registry = load_registry()
-                label = "the built-in registry"
-            load_time = time.perf_counter() - t
-            log(f"registry loaded in {fmt(load_time)}: {len(registry.variables)} variables, "
-                f"{len(registry.equations)} equations")
-            fixture = fixture_section(registry, args, work)
-            raw["fixture"] = fixture
-            report += print_fixture(fixture, f"{label} ({len(registry.equations)} equations, loaded in {fmt(load_time)})")
-            report.append("")
         if args.sizes:
             rows = [scale_size(n, args, work) for n in args.sizes]
             raw["scale"] = rows

@@ -61,6 +61,11 @@ class Code:
     def __ne__(self, o: Any) -> "Code": return self._bin("!=", o)  # type: ignore[override]
     __hash__ = None  # type: ignore[assignment]
 
+    def __bool__(self) -> bool:
+        # `evaluate` takes one branch of if_else when the condition is a number; source is not one,
+        # so refusing a truth value makes it keep both branches and call the dialect's if_else
+        raise TypeError("a piece of source has no truth value")
+
 
 def _call(name: str) -> Callable[..., Code]:
     def make(*args: Any) -> Code:
