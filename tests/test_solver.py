@@ -160,3 +160,22 @@ def test_derivatives_match_finite_differences(registry):
         assert (value - report.value) / step == pytest.approx(root.derivative, rel=1e-4)
     elasticities = [abs(r.elasticity) for r in report.roots]
     assert elasticities == sorted(elasticities, reverse=True)
+
+
+def test_a_computed_variables_max_binds_in_a_reduced_optimization(cli, tmp_path):
+    """The reduced NLP leaves computed unknowns' min/max out at first; when the answer breaks one
+    (here capped.cost <= 20 USD, while the unconstrained maximum of k (x - x0)^2 + c0 on [0, 10 m]
+    is 103 USD), the NLP with every domain row answers: k (x - 3)^2 + 5 = 20 -> x = 3 + sqrt(7.5) m."""
+    layer = tmp_path / "layer"
+    layer.mkdir()
+    (layer / "capped.toml").write_text(
+        '[[variable]]\nid = "capped.cost"\nunit = "USD"\ndescription = "cost, capped"\nrefs = ["toy_system"]\n'
+        'max = 20\nnominal = 10\n'
+        '[[equation]]\nid = "capped.eq.cost"\neq = "capped.cost = opt.cost"\nrefs = ["toy_system"]\n')
+    data = cli("solve", "--registry", "builtin", "--registry", str(TOY / "registry"), "--registry", str(layer),
+               "--preset", SCENARIO, "--assign", "opt.x=5 m", "--free", "opt.x", "--maximize", "capped.cost",
+               "--json").json()
+    assert data["status"] == "ok", data["message"]
+    assert data["free"]["opt.x"]["value"] == pytest.approx(3 + 7.5 ** 0.5, rel=1e-7)
+    assert data["objective"] == pytest.approx(20.0, rel=1e-7)
+    assert data["active_constraints"] == ["capped.cost <= 20 USD (its domain)"]

@@ -112,9 +112,17 @@ class Model:
         asked = [outputs] if isinstance(outputs, str) else list(outputs)
         values = dict(values or {})
         evaluator = self._evaluator(tuple(asked), tuple(sorted(values)))
-        columns = [self._numbers(ident, values[ident]) for ident in evaluator.given]
-        n = max((c.size for c in columns if c.ndim), default=0)
-        if all(c.ndim == 0 for c in columns):
+        try:  # the common case, plain numbers: one conversion for all of them
+            flat = np.array([values[ident] for ident in evaluator.given], dtype=float)
+        except (TypeError, ValueError):
+            flat = None
+        if flat is not None and flat.ndim == 1:
+            columns = flat
+            n = 0
+        else:
+            columns = [self._numbers(ident, values[ident]) for ident in evaluator.given]
+            n = max((c.size for c in columns if c.ndim), default=0)
+        if n == 0:
             out, residual_max, bound_violation = evaluator.fast(columns)
             if not (residual_max[0] <= RESIDUAL_TOL and bound_violation[0] <= 0.0):
                 raise ProblemError(f"the forward solve of {', '.join(asked)} failed its check "
@@ -132,8 +140,7 @@ class Model:
     def _numbers(self, ident: str, value: Value) -> np.ndarray:
         if isinstance(value, str):
             return np.array(parse_value(self.registry, ident, value, origin="Model").value)
-        self.registry.require_variable(ident)
-        return np.asarray(value, dtype=float)
+        return np.asarray(value, dtype=float)  # the ID was checked when the evaluator was built
 
     def _evaluator(self, asked: tuple[str, ...], given: tuple[str, ...]) -> _Evaluator:
         key = (asked, given)

@@ -68,7 +68,10 @@ class CompiledNLP:
     unknowns: ca.Function          # (z, p) → every unknown of the formulation, declared units
     residuals: ca.Function         # (unknowns, p) → every equation's scaled residual
     bounds: tuple[np.ndarray, np.ndarray, np.ndarray]   # lower, upper, slack of every unknown
-    elastic: ca.Function | None = None   # the rows with a slack each, for an infeasible answer
+    domain_rows: bool = True       # whether the min/max of computed unknowns are rows of this NLP
+    pieces: tuple = ()             # (Z, P, equalities, row expressions): what the elastic re-solve is built from
+    elastic: ca.Function | None = None   # the rows with a slack each, built when an answer is infeasible
+    with_domains: Any = None       # () -> the same NLP with every domain row (built on first need)
 
     def accepts(self, x: np.ndarray, r: np.ndarray) -> bool:
         """Whether a point is converged (residuals) and within every min/max, vectorized."""
@@ -114,8 +117,12 @@ def _reducible(formulation: Formulation) -> Structure | None:
     return structure
 
 
-def compile_nlp(formulation: Formulation) -> CompiledNLP:
-    """Build the NLP of an optimization question (reduced when it can be, else full)."""
+def compile_nlp(formulation: Formulation, *, domain_rows: bool = False) -> CompiledNLP:
+    """Build the NLP of an optimization question (reduced when it can be, else full).
+
+    A reduced NLP first leaves out the min/max of the computed unknowns (usually hundreds of
+    inactive rows that slow IPOPT down); `run_nlp` re-solves with them when an answer breaks one.
+    """
     registry, problem = formulation.registry, formulation.problem
     assert problem.objective is not None
     forward = _reducible(formulation)
@@ -148,7 +155,7 @@ def compile_nlp(formulation: Formulation) -> CompiledNLP:
         rows.append(NLPRow(row.id, row.node.op == "==", row.unit or "SI base units", row.unit_factor, row_scale,
                            1.0 if greater else -1.0))
         row_exprs.append(((rhs - lhs) if greater else (lhs - rhs)) / row_scale)
-    if reduced:
+    if reduced and domain_rows:
         # the min/max of unknowns the free variables move are rows now, not variable bounds
         z_dependent = ca.vertcat(*[symbols[v] for v in formulation.unknowns]) if formulation.unknowns else None
         for index, v in enumerate(formulation.unknowns):
@@ -188,7 +195,17 @@ def compile_nlp(formulation: Formulation) -> CompiledNLP:
     compiled = CompiledNLP(solver, name, reduced, decision, scale, len(equalities), rows, objective_scale, sign,
                            unknowns, residual_function(formulation, residual_scales(formulation)),
                            bound_arrays(formulation))
-    compiled.elastic = _elastic_solver(Z, P, equalities, row_exprs)
+    compiled.domain_rows = domain_rows or not reduced
+    compiled.pieces = (Z, P, equalities, row_exprs)
+    if not compiled.domain_rows:
+        memo: list[CompiledNLP] = []
+
+        def with_domains() -> CompiledNLP:
+            if not memo:
+                memo.append(compile_nlp(formulation, domain_rows=True))
+            return memo[0]
+
+        compiled.with_domains = with_domains
     return compiled
 
 
@@ -202,8 +219,24 @@ def _elastic_solver(Z: Any, P: Any, equalities: list[Any], row_exprs: list[Any])
     return ca.nlpsol("elastic", "ipopt", nlp, {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes"})
 
 
-def run_nlp(compiled: CompiledNLP, formulation: Formulation, p: list[float]) -> dict[str, Any]:
-    """Call the NLP from the formulation's starting point; the raw answer and solver stats."""
+def run_nlp(compiled: CompiledNLP, formulation: Formulation, p: list[float]) -> tuple[CompiledNLP, dict[str, Any]]:
+    """Call the NLP from the formulation's starting point: the NLP that answered, its raw answer and stats.
+
+    When an NLP without domain rows ends outside a computed unknown's min/max, the NLP with every
+    domain row answers instead.
+    """
+    out = _call(compiled, formulation, p)
+    if not compiled.domain_rows and compiled.with_domains is not None:
+        x = np.array(compiled.unknowns(out["z"], p)).ravel()
+        lower, upper, slack = compiled.bounds
+        tolerance = np.maximum(BOUND_TOL * np.abs(x), slack)
+        if not (np.isfinite(x).all() and np.all(x >= lower - tolerance) and np.all(x <= upper + tolerance)):
+            compiled = compiled.with_domains()
+            out = _call(compiled, formulation, p)
+    return compiled, out
+
+
+def _call(compiled: CompiledNLP, formulation: Formulation, p: list[float]) -> dict[str, Any]:
     lbx, ubx = compiled.x_bounds(formulation)
     lbg, ubg = compiled.g_bounds()
     z0 = [formulation.start[v] / compiled.scale[v] for v in compiled.decision]
@@ -218,6 +251,8 @@ def elastic_conflicts(compiled: CompiledNLP, formulation: Formulation, p: list[f
 
     Integer decisions are relaxed: a conflict found here holds for the continuous problem too.
     """
+    if compiled.elastic is None:
+        compiled.elastic = _elastic_solver(*compiled.pieces)
     if compiled.elastic is None:
         return []
     m = len(compiled.rows)

@@ -46,6 +46,7 @@ class Prepared:
     structure: Structure
     item: StructureItem
     optimizing: bool
+    signatures: dict[str, tuple] = field(default_factory=dict)   # compiled-function keys, by kind
 
     @property
     def registry(self) -> Registry:
@@ -139,8 +140,16 @@ def prepare(registry: Registry, problem: Problem) -> Prepared:
     return prepared
 
 
-def _signature(formulation: Formulation, kind: str) -> tuple:
-    """Everything a compiled function of this formulation depends on, values of scales and bounds included."""
+def _signature(prepared: Prepared, kind: str) -> tuple:
+    """Everything a compiled function of this question depends on, values of scales and bounds included
+    (worked out once per prepared shape: it reads every unknown)."""
+    signature = prepared.signatures.get(kind)
+    if signature is None:
+        signature = prepared.signatures[kind] = _signature_of(prepared.formulation, kind)
+    return signature
+
+
+def _signature_of(formulation: Formulation, kind: str) -> tuple:
     problem = formulation.problem
     lower, upper, slack = bound_arrays(formulation)
     return (kind, tuple(sorted(formulation.selection.items())), tuple(formulation.unknowns),
@@ -156,7 +165,7 @@ def forward_blocks(prepared: Prepared, *, line_search: bool = False) -> Compiled
     """The compiled block solve of a square question (memory, then disk, then built)."""
     formulation = prepared.formulation
     cache = cache_for(prepared.registry)
-    key = _signature(formulation, "blocks-damped" if line_search else "blocks")
+    key = _signature(prepared, "blocks-damped" if line_search else "blocks")
 
     def build() -> tuple[dict, dict]:
         compiled = compile_blocks(formulation, prepared.structure, line_search=line_search)
@@ -171,7 +180,7 @@ def forward_blocks(prepared: Prepared, *, line_search: bool = False) -> Compiled
 
 
 def _compiled_nlp(prepared: Prepared) -> CompiledNLP:
-    return cache_for(prepared.registry).get(_signature(prepared.formulation, "nlp"),
+    return cache_for(prepared.registry).get(_signature(prepared, "nlp"),
                                             lambda: compile_nlp(prepared.formulation))
 
 
@@ -239,7 +248,7 @@ def _violated_problem_constraints(prepared: Prepared, x: np.ndarray, p: list[flo
     rows = [row for row in formulation.constraints if row.id in own]
     if not rows:
         return []
-    function = cache_for(prepared.registry).get(_signature(formulation, "rows"),
+    function = cache_for(prepared.registry).get(_signature(prepared, "rows"),
                                                lambda: constraint_function(formulation, rows))
     values = np.array(function(x, p)).ravel()
     return [row.id for row, value in zip(rows, values) if value > 1e-9]
@@ -247,8 +256,7 @@ def _violated_problem_constraints(prepared: Prepared, x: np.ndarray, p: list[flo
 
 def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
     formulation = prepared.formulation
-    compiled = _compiled_nlp(prepared)
-    out = run_nlp(compiled, formulation, p)
+    compiled, out = run_nlp(_compiled_nlp(prepared), formulation, p)
     stats = out["stats"]
     solution.solver = compiled.name
     solution.iterations = stats.get("iter_count")
