@@ -48,7 +48,7 @@ class CompiledBlocks:
     """
 
     function: ca.Function
-    residuals: ca.Function       # (unknowns, params) → scaled residuals of every equation
+    residuals: ca.Function | None  # (unknowns, params) → every scaled residual; built by `diagnose` when needed
     newton_blocks: list[list[str]]
     symbolic: str                # "SX" or "MX"
 
@@ -130,12 +130,17 @@ def bound_arrays(formulation: Formulation) -> tuple[np.ndarray, np.ndarray, np.n
     return np.array(lower), np.array(upper), np.array(slack)
 
 
-def _checks(formulation: Formulation, x: Any, p: Any, scales: dict[str, float]) -> tuple[Any, Any]:
-    """Symbolic (largest scaled residual, largest bound violation) of a point."""
+def _checks(formulation: Formulation, x: Any, p: Any, scales: dict[str, float], equations: list[str]
+            ) -> tuple[Any, Any]:
+    """Symbolic (largest scaled residual of `equations`, largest bound violation) of a point.
+
+    Only the equations solved by Newton need their residual: an explicit block's equation holds
+    by construction, and a NaN or inf it produces shows in the unknowns themselves.
+    """
     sym = type(x)
     symbols = dict(zip(formulation.unknowns, ca.vertsplit(x) if formulation.unknowns else []))
     symbols.update(zip(formulation.params, ca.vertsplit(p) if formulation.params else []))
-    res = [residual_expr(formulation, e, symbols.__getitem__) / scales[e] for e in formulation.equations]
+    res = [residual_expr(formulation, e, symbols.__getitem__) / scales[e] for e in equations]
     if res:
         r = ca.vertcat(*res)
         # fmax ignores NaN: count non-finite residuals separately (a NaN compares false)
@@ -177,19 +182,20 @@ def compile_blocks(formulation: Formulation, structure: Structure, *, line_searc
     known: dict[str, Any] = dict(zip(formulation.params, ca.vertsplit(P) if formulation.params else []))
     start_of = dict(zip(formulation.unknowns, ca.vertsplit(X0) if formulation.unknowns else []))
     newton_blocks: list[list[str]] = []
+    newton_equations: list[str] = []
     for index, block in enumerate(structure.blocks):
         if _explicit(formulation, block):
             equation = registry.equations[block.equations[0]]
             known[block.variables[0]] = defining_value(registry, equation, known.__getitem__)
             continue
         newton_blocks.append(list(block.variables))
+        newton_equations.extend(block.equations)
         _newton_block(formulation, block, index, scales, known, start_of, line_search)
     x = ca.vertcat(*[known[v] for v in formulation.unknowns]) if formulation.unknowns else sym(0, 1)
-    residual_max, bound_violation = _checks(formulation, x, P, scales)
+    residual_max, bound_violation = _checks(formulation, x, P, scales, newton_equations)
     function = ca.Function("solve", [P, X0], [x, residual_max, bound_violation], ["p", "x0"],
                            ["x", "residual_max", "bound_violation"])
-    return CompiledBlocks(function, residual_function(formulation, scales), newton_blocks,
-                          "SX" if explicit_only else "MX")
+    return CompiledBlocks(function, None, newton_blocks, "SX" if explicit_only else "MX")
 
 
 def _newton_block(formulation: Formulation, block: Block, index: int, scales: dict[str, float],
@@ -270,12 +276,16 @@ def _tearing(formulation: Formulation, block: Block) -> tuple[list[str], list[st
     return tears, targets, order
 
 
-def diagnose(formulation: Formulation, x: np.ndarray, p: list[float], residuals: ca.Function) -> str | None:
+def diagnose(formulation: Formulation, x: np.ndarray, p: list[float], residuals: ca.Function | None = None
+             ) -> str | None:
     """Why a point is not a converged answer within bounds (a message), or None when it is.
 
-    The compiled function already decided; this names the variable or equation, off the hot path.
+    The compiled function already decided; this names the variable or equation, off the hot path
+    (building the residual function of every equation when none is given).
     """
     registry = formulation.registry
+    if residuals is None and formulation.equations:
+        residuals = residual_function(formulation, residual_scales(formulation))
     defined_by = {v: e for e, v in formulation.explicit.items()}
     for v, value in zip(formulation.unknowns, x):
         if not math.isfinite(value):

@@ -169,12 +169,12 @@ def forward_blocks(prepared: Prepared, *, line_search: bool = False) -> Compiled
 
     def build() -> tuple[dict, dict]:
         compiled = compile_blocks(formulation, prepared.structure, line_search=line_search)
-        return ({"solve": compiled.function, "residuals": compiled.residuals},
+        return ({"solve": compiled.function},
                 {"newton_blocks": compiled.newton_blocks, "symbolic": compiled.symbolic})
 
     def load() -> CompiledBlocks:
         functions, meta = cache.functions(prepared.registry, key, build)
-        return CompiledBlocks(functions["solve"], functions["residuals"], meta["newton_blocks"], meta["symbolic"])
+        return CompiledBlocks(functions["solve"], None, meta["newton_blocks"], meta["symbolic"])
 
     return cache.get(("compiled", key), load)
 

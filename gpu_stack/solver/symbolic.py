@@ -39,7 +39,9 @@ def to_casadi(registry: Registry, node: Node, symbol_of: Callable[[str], Any]) -
     def value_of(ident: str) -> Any:
         if ident in registry.constants:
             return registry.constant_values[ident] * registry.factors[ident]
-        return symbol_of(ident) * registry.factors[ident]
+        factor = registry.factors[ident]
+        # a CasADi product costs tens of microseconds from Python: most units are SI already
+        return symbol_of(ident) if factor == 1.0 else symbol_of(ident) * factor
 
     return evaluate(node, value_of, CASADI_OPS, registry.units)
 
@@ -52,4 +54,6 @@ def residual(registry: Registry, equation: CompiledEquation, symbol_of: Callable
 def defining_value(registry: Registry, equation: CompiledEquation, symbol_of: Callable[[str], Any]) -> Any:
     """The value an explicit equation gives its variable, in the variable's declared unit."""
     assert equation.defines is not None
-    return to_casadi(registry, equation.rhs, symbol_of) / registry.factors[equation.defines]
+    factor = registry.factors[equation.defines]
+    value = to_casadi(registry, equation.rhs, symbol_of)
+    return value if factor == 1.0 else value / factor
