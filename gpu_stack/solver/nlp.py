@@ -68,6 +68,7 @@ class CompiledNLP:
     unknowns: ca.Function          # (z, p) → every unknown of the formulation, declared units
     residuals: ca.Function         # (unknowns, p) → every equation's scaled residual
     bounds: tuple[np.ndarray, np.ndarray, np.ndarray]   # lower, upper, slack of every unknown
+    evaluate: ca.Function | None = None  # (z, p) → (scaled objective, rows): the NLP's own f and g at a point
     elastic: ca.Function | None = None   # the rows with a slack each, for an infeasible answer
 
     def accepts(self, x: np.ndarray, r: np.ndarray) -> bool:
@@ -188,6 +189,7 @@ def compile_nlp(formulation: Formulation) -> CompiledNLP:
     compiled = CompiledNLP(solver, name, reduced, decision, scale, len(equalities), rows, objective_scale, sign,
                            unknowns, residual_function(formulation, residual_scales(formulation)),
                            bound_arrays(formulation))
+    compiled.evaluate = ca.Function("evaluate", [Z, P], [nlp["f"], g], ["z", "p"], ["f", "g"])
     compiled.elastic = _elastic_solver(Z, P, equalities, row_exprs)
     return compiled
 
@@ -209,7 +211,10 @@ def run_nlp(compiled: CompiledNLP, formulation: Formulation, p: list[float]) -> 
     z0 = [formulation.start[v] / compiled.scale[v] for v in compiled.decision]
     with quiet_stdout():
         out = compiled.solver(x0=z0, p=p, lbx=lbx, ubx=ubx, lbg=lbg, ubg=ubg)
-    return {"z": np.array(out["x"]).ravel(), "f": float(out["f"]), "g": np.array(out["g"]).ravel(),
+    z = np.array(out["x"]).ravel()
+    # bonmin's answer leaves g as NaN: the rows are evaluated here, so they are checked for every solver
+    g = np.array(compiled.evaluate(z, p)[1]).ravel() if compiled.evaluate is not None else np.array(out["g"]).ravel()
+    return {"z": z, "f": float(out["f"]), "g": g,
             "lam_g": np.array(out["lam_g"]).ravel(), "stats": compiled.solver.stats()}
 
 

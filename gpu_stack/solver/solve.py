@@ -18,6 +18,7 @@ underdetermined, overdetermined, failed.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,8 +30,8 @@ from gpu_stack.model.registry import Registry
 from gpu_stack.reports import SolveResult, StructureItem, ValueItem
 from gpu_stack.solver.blocks import CompiledBlocks, bound_arrays, compile_blocks, constraint_function, diagnose
 from gpu_stack.solver.cache import cache_for
-from gpu_stack.solver.formulation import Formulation, formulate, over_message, structure_item, structure_of, \
-    under_message
+from gpu_stack.solver.formulation import Formulation, formulate, is_integral, over_message, structure_item, \
+    structure_of, under_message, unreached_free
 from gpu_stack.solver.nlp import CompiledNLP, compile_nlp, elastic_conflicts, objective_unit, run_nlp
 from gpu_stack.solver.silence import quiet_stdout
 from gpu_stack.solver.structure import Structure
@@ -46,6 +47,7 @@ class Prepared:
     structure: Structure
     item: StructureItem
     optimizing: bool
+    unreached: dict[str, str] = field(default_factory=dict)   # free variable → why nothing asked depends on it
 
     @property
     def registry(self) -> Registry:
@@ -55,6 +57,10 @@ class Prepared:
         """(status, message) when the question cannot be answered as posed, else None."""
         if self.item.conflicts or self.structure.over_equations:
             return "overdetermined", over_message(self.formulation, self.item)
+        if self.unreached:
+            return "underdetermined", "under-determined: " + "; ".join(
+                f"free variable {v} would take an arbitrary value: {why}" for v, why in self.unreached.items()) + \
+                " (drop it from --free, or ask something that depends on it)"
         if self.item.under_variables:
             return "underdetermined", under_message(self.item)
         return None
@@ -130,7 +136,7 @@ def prepare(registry: Registry, problem: Problem) -> Prepared:
         formulation = formulate(registry, problem)
         structure = structure_of(formulation)
         return Prepared(formulation, structure, structure_item(formulation, structure, optimizing=optimizing),
-                        optimizing)
+                        optimizing, unreached_free(formulation))
 
     prepared = cache_for(registry).get(("shape", _problem_shape(registry, problem)), build)
     if prepared.formulation.problem is not problem:
@@ -191,6 +197,11 @@ def solve_prepared(prepared: Prepared, *, outputs: bool = True) -> Solution:
         _optimize(prepared, p, solution)
     else:
         _solve_square(prepared, p, solution)
+        if solution.status == "ok":
+            _integer_inverse(prepared, solution)
+    notes = formulation.rounding_notes()
+    if notes:
+        solution.message += ("; " if solution.message else "") + "; ".join(notes)
     if solution.status == "ok":
         formulation.start.update(zip(formulation.unknowns, solution.x.tolist()))  # warm start next time
         if outputs and problem.outputs:
@@ -230,6 +241,59 @@ def _solve_square(prepared: Prepared, p: list[float], solution: Solution) -> Non
     loops = len(compiled.newton_blocks)
     solution.message = (f"solved {len(formulation.equations)} equations in {len(prepared.structure.blocks)} blocks"
                         + (f" ({loops} by Newton)" if loops else ""))
+
+
+def _integer_inverse(prepared: Prepared, solution: Solution) -> None:
+    """Refuse an inverse's answer that puts an integer free variable at a fraction.
+
+    The equations with targets have (locally) one solution; when an integer free variable
+    comes out fractional there, no integer meets the targets. The status becomes
+    `infeasible`, and the message names the neighbouring integers and what the targets
+    come out as at each (a forward solve), so the nearest integer answer can be chosen.
+    """
+    formulation = prepared.formulation
+    integers = [v for v in solution.free if formulation.integer.get(v)]
+    fractional = {v: solution.value(v) for v in integers if not is_integral(solution.value(v))}
+    if not fractional:
+        return
+    solution.status = "infeasible"
+    placed = ", ".join(f"{v} at {value:.6g}" for v, value in fractional.items())
+    units = prepared.registry.variables
+    wanted = ", ".join(f"{t} = {x:.6g} {units[t].unit}" for t, x in formulation.problem.targets.items())
+    message = f"the targets ({wanted}) are not reachable at an integer: the equations put {placed}"
+    continuous = [v for v in solution.free if v not in fractional]
+    if len(fractional) == 1 and not continuous:
+        (v, value), = fractional.items()
+        low, high = formulation.bounds(v)
+        results = []
+        for neighbour in (math.floor(value), math.ceil(value)):
+            if (low is not None and neighbour < low) or (high is not None and neighbour > high):
+                results.append(f"{v} = {neighbour} is outside its bounds")
+                continue
+            reached = _targets_at(prepared, {v: float(neighbour)})
+            shown = ", ".join(f"{t} = {x:.6g} {units[t].unit}" for t, x in reached.items())
+            results.append(f"{v} = {neighbour} gives {shown or 'no forward answer'}")
+        message += "; nearest: " + "; ".join(results)
+    else:
+        message += " (nearest integers: " + ", ".join(
+            f"{v} = {math.floor(value)} or {math.ceil(value)}" for v, value in fractional.items()) + ")"
+    solution.message = message + "; assign one of them, or loosen a target (or add an objective to trade it off)"
+
+
+def _targets_at(prepared: Prepared, values: dict[str, float]) -> dict[str, float]:
+    """The problem's targeted variables, computed forward with `values` assigned (those a forward solve reaches)."""
+    problem = prepared.formulation.problem
+    registry = prepared.registry
+    assign = dict(problem.assign)
+    for v, value in values.items():
+        assign[v] = Assignment(v, value, registry.variables[v].unit, f"{value:g}", "solve")
+    forward = prepare(registry, Problem(name=f"{problem.name} at integers", assign=assign, select=problem.select,
+                                        outputs=list(problem.targets)))
+    answer = solve_prepared(forward, outputs=False)
+    if answer.status != "ok":
+        return {}
+    known = dict(zip(answer.unknowns, answer.x.tolist()))
+    return {t: known[t] for t in problem.targets if t in known}
 
 
 def _violated_problem_constraints(prepared: Prepared, x: np.ndarray, p: list[float]) -> list[str]:
