@@ -33,10 +33,11 @@ from gpu_stack.solver.silence import quiet_stdout
 from gpu_stack.solver.structure import Structure, analyse
 from gpu_stack.solver.symbolic import defining_value, to_casadi
 
-__all__ = ["INFINITY", "NLPRow", "CompiledNLP", "compile_nlp", "run_nlp", "elastic_conflicts"]
+__all__ = ["INFINITY", "IPOPT_TOL", "NLPRow", "CompiledNLP", "compile_nlp", "run_nlp", "elastic_conflicts"]
 
 # IPOPT and bonmin read |bound| >= 1e19 as "none"; bonmin can loop on true infinities
 INFINITY = 1e20
+IPOPT_TOL = 1e-12   # IPOPT's (strict) convergence tolerance
 
 
 @dataclass
@@ -181,7 +182,7 @@ def compile_nlp(formulation: Formulation) -> CompiledNLP:
                                    "bonmin.node_limit": 20000, "bonmin.time_limit": 60.0}
     else:
         name = "ipopt"
-        options = {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes", "ipopt.tol": 1e-12,
+        options = {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes", "ipopt.tol": IPOPT_TOL,
                    "ipopt.constr_viol_tol": 1e-10, "ipopt.max_iter": 500, "ipopt.bound_relax_factor": 0.0}
     solver = ca.nlpsol("optimize", name, nlp, options)
     all_unknowns = ca.vertcat(*[symbols[v] for v in formulation.unknowns]) if formulation.unknowns else ca.SX(0, 1)

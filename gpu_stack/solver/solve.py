@@ -11,7 +11,7 @@ their diagnosis, cached), then answered with compiled functions:
 Outputs of the scenarios are evaluated by a compiled forward function of the
 solution, not by the audit resolver. Answers come back as a light
 `Solution` (numpy arrays in declared units); `Solution.report()` builds the
-`SolveResult` the CLI prints. Status words: ok, infeasible,
+`SolveResult` the CLI prints. Status words: ok, infeasible, unbounded,
 underdetermined, overdetermined, failed.
 """
 
@@ -28,11 +28,11 @@ from gpu_stack.errors import ProblemError
 from gpu_stack.model.problems import Problem
 from gpu_stack.model.registry import Registry
 from gpu_stack.reports import SolveResult, StructureItem, ValueItem
-from gpu_stack.solver.blocks import CompiledBlocks, bound_arrays, compile_blocks, constraint_function, diagnose
+from gpu_stack.solver.blocks import RESIDUAL_TOL, CompiledBlocks, bound_arrays, compile_blocks, constraint_function, diagnose
 from gpu_stack.solver.cache import cache_for
 from gpu_stack.solver.formulation import Formulation, formulate, is_integral, over_message, structure_item, \
     structure_of, under_message, unreached_free
-from gpu_stack.solver.nlp import CompiledNLP, compile_nlp, elastic_conflicts, objective_unit, run_nlp
+from gpu_stack.solver.nlp import IPOPT_TOL, CompiledNLP, compile_nlp, elastic_conflicts, objective_unit, run_nlp
 from gpu_stack.solver.silence import quiet_stdout
 from gpu_stack.solver.structure import Structure
 
@@ -323,8 +323,15 @@ def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
     finite = bool(np.isfinite(r).all())
     solution.residual_max = (float(np.max(np.abs(r))) if r.size else 0.0) if finite else None
     rows = out["g"][compiled.n_equalities:]
+    acceptable = status_text == "Solved_To_Acceptable_Level"
+    # IPOPT's acceptable level allows a constraint violation of 1e-2: such a point is held to the strict one
+    row_tol = 1e-9 if acceptable else 1e-7
     violated = [row.id for row, value in zip(compiled.rows, rows)
-                if value > 1e-7 or (row.equality and abs(value) > 1e-7)]
+                if not value <= row_tol or (row.equality and abs(value) > row_tol)]
+    runaway = _runaway(compiled, formulation, out, p, status_text=status_text, violated=bool(violated))
+    if runaway is not None and (not violated or status_text == "Diverging_Iterates"):
+        solution.status, solution.message = runaway
+        return
     if not stats.get("success") or violated:
         if "infeasible" in status_text.lower() or violated:
             conflicting = elastic_conflicts(compiled, formulation, p) or violated
@@ -356,6 +363,87 @@ def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
             solution.multiplier_units[row.id] = f"{unit} per {row.unit}"
     solution.message = f"{compiled.name}: {status_text}" + \
         (f" after {solution.iterations} iterations" if solution.iterations else "")
+    if acceptable:
+        solution.message += (f" (only its acceptable tolerance, so optimality is not proven to {IPOPT_TOL:g}; "
+                             f"the point re-checks at the strict tolerances: residuals ≤ {RESIDUAL_TOL:g}, "
+                             f"bounds and constraints hold)")
+
+
+_RUNAWAY = 1e6     # a free variable (or the objective) this many times its start has run off
+
+
+def _runaway(compiled: CompiledNLP, formulation: Formulation, out: dict, p: list[float], *,
+             status_text: str, violated: bool) -> tuple[str, str] | None:
+    """(status, message) when the optimizer ran off towards infinity, else None.
+
+    * A free variable that ended more than a million times its starting magnitude, on a side
+      with no bound (or IPOPT's `Diverging_Iterates`), has run off. When the NLP is reduced (the
+      free variables are its only decisions) the point is probed: if the objective is no worse
+      ten times further out, with every row holding, the optimum lies at infinity (`unbounded`);
+      if it is better ten times nearer the start, the optimizer stopped on the flat tail of the
+      objective, not at an optimum (`failed`); otherwise it is a genuine, large optimum (None).
+    * An optimizer that stopped short (iteration limit) with every row holding and the objective
+      more than a million times its starting value is improving it without limit (`unbounded`).
+    """
+    registry, problem = formulation.registry, formulation.problem
+    assert problem.objective is not None
+    z = out["z"]
+    diverging = status_text == "Diverging_Iterates"
+    # (how far from its start, either way; variable; value; grown past _RUNAWAY on a side without a bound)
+    moved: list[tuple[float, str, float, bool]] = []
+    for index, v in enumerate(compiled.decision):
+        if v not in problem.free:
+            continue
+        value = float(z[index]) * compiled.scale[v]
+        reference = max(abs(formulation.start[v]), abs(registry.variables[v].nominal or 0.0), 1e-300)
+        low, high = formulation.bounds(v)
+        open_side = (value > 0 and high is None) or (value < 0 and low is None) or not np.isfinite(value)
+        ratio = abs(value) / reference if np.isfinite(value) else math.inf
+        moved.append((max(ratio, 1.0 / ratio if ratio > 0 else math.inf), v, value, open_side and ratio > _RUNAWAY))
+    asked = f"{problem.objective.sense} {problem.objective.text}"
+    runaway = [m for m in moved if m[3]]
+    if runaway:
+        ratio, v, value, _ = max(runaway)
+    elif (not violated and status_text in ("Maximum_Iterations_Exceeded", "Diverging_Iterates")
+          and moved and abs(out["f"]) > _RUNAWAY):
+        ratio, v, value, _ = max(moved)
+        unit = registry.variables[v].unit
+        return "unbounded", (f"unbounded: the objective ({asked}) keeps improving without limit: {compiled.name} "
+                             f"stopped ({status_text}) at {abs(out['f']):.2g} × its starting value, with {v} at "
+                             f"{value:.4g} {unit} ({ratio:.2g} × away from its start {formulation.start[v]:.4g} "
+                             f"{unit}); bound {v} (--free {v}=MIN:MAX) or add a constraint that does")
+    elif diverging and moved:
+        ratio, v, value, _ = max(moved)
+    else:
+        return None
+    unit = registry.variables[v].unit
+    start = formulation.start[v]
+    if compiled.reduced and not diverging and compiled.evaluate is not None and np.isfinite(value):
+        here = float(compiled.evaluate(z, p)[0])
+        tolerance = 1e-9 * max(1.0, abs(here))
+
+        def probe(factor: float) -> float | None:
+            """The objective with `v` scaled by `factor`, None when a row fails there."""
+            point = z.copy()
+            point[compiled.decision.index(v)] *= factor
+            f, g = compiled.evaluate(point, p)
+            rows = np.array(g).ravel()[compiled.n_equalities:]
+            return float(f) if np.all(rows <= 1e-7) and np.isfinite(float(f)) else None
+
+        further, nearer = probe(10.0), probe(0.1)
+        if further is None or further > here + tolerance:
+            if nearer is not None and nearer < here - tolerance:
+                return "failed", (f"{compiled.name} stopped ({status_text}) on the flat tail of the objective "
+                                  f"({asked}), not at an optimum: {v} = {value:.4g} {unit}, {ratio:.2g} × its start "
+                                  f"{start:.4g} {unit}, and the objective is better ten times nearer; bound {v} "
+                                  f"(--free {v}=MIN:MAX) or start it elsewhere")
+            return None     # a genuine optimum, only a large one
+    direction = "grows" if value > 0 else "falls"
+    where = (f"{compiled.name} stopped at {value:.4g} {unit}, {ratio:.2g} × its start {start:.4g} {unit}"
+             if np.isfinite(value) else f"{compiled.name} reports {status_text}")
+    return "unbounded", (f"unbounded: the objective ({asked}) keeps improving as {v} {direction} without limit "
+                         f"({where}; it has no {'max' if value > 0 else 'min'}); bound it (--free {v}=MIN:MAX) "
+                         "or add a constraint that does")
 
 
 def _outputs(prepared: Prepared, solution: Solution) -> dict[str, float]:
