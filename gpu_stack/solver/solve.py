@@ -259,7 +259,7 @@ def _integer_inverse(prepared: Prepared, solution: Solution) -> None:
     solution.status = "infeasible"
     placed = ", ".join(f"{v} at {value:.6g}" for v, value in fractional.items())
     units = prepared.registry.variables
-    wanted = ", ".join(f"{t} = {x:.6g} {units[t].unit}" for t, x in formulation.problem.targets.items())
+    wanted = ", ".join(f"{t} = {_quantity(x, units[t].unit, 6)}" for t, x in formulation.problem.targets.items())
     message = f"the targets ({wanted}) are not reachable at an integer: the equations put {placed}"
     continuous = [v for v in solution.free if v not in fractional]
     if len(fractional) == 1 and not continuous:
@@ -271,7 +271,7 @@ def _integer_inverse(prepared: Prepared, solution: Solution) -> None:
                 results.append(f"{v} = {neighbour} is outside its bounds")
                 continue
             reached = _targets_at(prepared, {v: float(neighbour)})
-            shown = ", ".join(f"{t} = {x:.6g} {units[t].unit}" for t, x in reached.items())
+            shown = ", ".join(f"{t} = {_quantity(x, units[t].unit, 6)}" for t, x in reached.items())
             results.append(f"{v} = {neighbour} gives {shown or 'no forward answer'}")
         message += "; nearest: " + "; ".join(results)
     else:
@@ -332,6 +332,11 @@ def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
     if runaway is not None and (not violated or status_text == "Diverging_Iterates"):
         solution.status, solution.message = runaway
         return
+    shortfall = f"{compiled.name} only reached its acceptable tolerance ({status_text}), not the strict one"
+    if acceptable and violated:
+        solution.status = "failed"
+        solution.message = f"{shortfall}: {', '.join(violated)} do(es) not hold at the strict tolerance"
+        return
     if not stats.get("success") or violated:
         if "infeasible" in status_text.lower() or violated:
             conflicting = elastic_conflicts(compiled, formulation, p) or violated
@@ -348,7 +353,8 @@ def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
                                                                           compiled.residuals)
     if problem_text:
         solution.status = "failed"
-        solution.message = f"{compiled.name} reported {status_text}, but {problem_text}"
+        solution.message = f"{shortfall}: {problem_text}" if acceptable else \
+            f"{compiled.name} reported {status_text}, but {problem_text}"
         return
     objective = out["f"] * compiled.objective_scale * compiled.objective_sign
     unit, factor = objective_unit(formulation)
@@ -367,6 +373,43 @@ def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
         solution.message += (f" (only its acceptable tolerance, so optimality is not proven to {IPOPT_TOL:g}; "
                              f"the point re-checks at the strict tolerances: residuals ≤ {RESIDUAL_TOL:g}, "
                              f"bounds and constraints hold)")
+    flat = _flat_directions(compiled, formulation, out, p)
+    if flat:
+        solution.message += (f"; the objective does not change with {', '.join(flat)} near the answer (a 0.1% step "
+                             "leaves it within 1e-10): that value is one of many that do as well")
+
+
+def _flat_directions(compiled: CompiledNLP, formulation: Formulation, out: dict, p: list[float]) -> list[str]:
+    """Continuous free variables the objective does not change with at the answer (reduced NLPs only).
+
+    A 0.1% step either way that keeps every row and bound and leaves the scaled objective within
+    1e-10 means the optimizer's value for that variable is arbitrary within a flat stretch.
+    """
+    if not compiled.reduced or compiled.evaluate is None:
+        return []
+    z = out["z"]
+    here = float(compiled.evaluate(z, p)[0])
+    lower, upper = compiled.x_bounds(formulation)
+    flat = []
+    for index, v in enumerate(compiled.decision):
+        if formulation.integer.get(v) or z[index] == 0:
+            continue
+        for factor in (1.001, 0.999):
+            point = z.copy()
+            point[index] *= factor
+            if not lower[index] <= point[index] <= upper[index]:
+                continue
+            f, g = compiled.evaluate(point, p)
+            rows = np.array(g).ravel()[compiled.n_equalities:]
+            if np.all(rows <= 1e-9) and abs(float(f) - here) <= 1e-10 * max(1.0, abs(here)):
+                flat.append(v)
+                break
+    return flat
+
+
+def _quantity(value: float, unit: str, digits: int = 4) -> str:
+    """A number with its unit for a message (a dimensionless '1' is left out)."""
+    return f"{value:.{digits}g}" + ("" if unit == "1" else f" {unit}")
 
 
 _RUNAWAY = 1e6     # a free variable (or the objective) this many times its start has run off
@@ -410,8 +453,8 @@ def _runaway(compiled: CompiledNLP, formulation: Formulation, out: dict, p: list
         unit = registry.variables[v].unit
         return "unbounded", (f"unbounded: the objective ({asked}) keeps improving without limit: {compiled.name} "
                              f"stopped ({status_text}) at {abs(out['f']):.2g} × its starting value, with {v} at "
-                             f"{value:.4g} {unit} ({ratio:.2g} × away from its start {formulation.start[v]:.4g} "
-                             f"{unit}); bound {v} (--free {v}=MIN:MAX) or add a constraint that does")
+                             f"{_quantity(value, unit)} ({ratio:.2g} × away from its start {_quantity(formulation.start[v], unit)}"
+                             f"); bound {v} (--free {v}=MIN:MAX) or add a constraint that does")
     elif diverging and moved:
         ratio, v, value, _ = max(moved)
     else:
@@ -434,12 +477,12 @@ def _runaway(compiled: CompiledNLP, formulation: Formulation, out: dict, p: list
         if further is None or further > here + tolerance:
             if nearer is not None and nearer < here - tolerance:
                 return "failed", (f"{compiled.name} stopped ({status_text}) on the flat tail of the objective "
-                                  f"({asked}), not at an optimum: {v} = {value:.4g} {unit}, {ratio:.2g} × its start "
-                                  f"{start:.4g} {unit}, and the objective is better ten times nearer; bound {v} "
+                                  f"({asked}), not at an optimum: {v} = {_quantity(value, unit)}, {ratio:.2g} × its start "
+                                  f"{_quantity(start, unit)}, and the objective is better ten times nearer; bound {v} "
                                   f"(--free {v}=MIN:MAX) or start it elsewhere")
             return None     # a genuine optimum, only a large one
     direction = "grows" if value > 0 else "falls"
-    where = (f"{compiled.name} stopped at {value:.4g} {unit}, {ratio:.2g} × its start {start:.4g} {unit}"
+    where = (f"{compiled.name} stopped at {_quantity(value, unit)}, {ratio:.2g} × its start {_quantity(start, unit)}"
              if np.isfinite(value) else f"{compiled.name} reports {status_text}")
     return "unbounded", (f"unbounded: the objective ({asked}) keeps improving as {v} {direction} without limit "
                          f"({where}; it has no {'max' if value > 0 else 'min'}); bound it (--free {v}=MIN:MAX) "
