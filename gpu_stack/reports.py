@@ -287,10 +287,12 @@ class StructureItem(_Report):
 class SolveResult(_Report):
     """`solve --json`: a simultaneous, inverse or optimization solve."""
 
-    status: Literal["ok", "infeasible", "underdetermined", "overdetermined", "failed"]
-    """ok: solved and checked; infeasible: the constraints or bounds cannot all hold; underdetermined: values
-    or equations missing; overdetermined: targets or assignments conflict; failed: no converged point within
-    the variables' bounds."""
+    status: Literal["ok", "infeasible", "unbounded", "underdetermined", "overdetermined", "failed"]
+    """ok: solved and checked; infeasible: the constraints or bounds cannot all hold (or the targets need a
+    fraction of an integer variable); unbounded: the objective keeps improving as a free variable runs off to
+    infinity (the message names it); underdetermined: values or equations missing, or a free variable nothing
+    asked depends on; overdetermined: targets or assignments conflict; failed: no converged point within the
+    variables' bounds, or the optimizer stopped short of its tolerance."""
     values: dict[str, ValueItem] = Field(default_factory=dict)
     """Every unknown of the solve at the solution (status ok)."""
     free: dict[str, ValueItem] = Field(default_factory=dict)

@@ -24,7 +24,8 @@ __all__ = ["render_resolve", "render_scenario", "render_stats", "render_root_deb
 
 _BAR = 20   # widest elasticity bar, in characters
 _STATUS_STYLE = {"ok": "green", "missing": "yellow", "error": "red", "violated": "red", "unresolved": "yellow",
-                 "infeasible": "red", "failed": "red", "underdetermined": "yellow", "overdetermined": "yellow"}
+                 "infeasible": "red", "failed": "red", "underdetermined": "yellow", "overdetermined": "yellow",
+                 "unbounded": "yellow"}
 
 
 def _room(console: Console, rows: list[list[str]], columns: int, least: int = 16) -> int:

@@ -25,7 +25,7 @@ from gpu_stack.model.registry import Registry
 from gpu_stack.reports import StructureItem
 from gpu_stack.solver.structure import Structure, analyse, covers
 
-__all__ = ["ConstraintRow", "Formulation", "formulate", "structure_of", "structure_item", "over_message",
+__all__ = ["ConstraintRow", "Formulation", "formulate", "is_integral", "unreached_free", "structure_of", "structure_item", "over_message",
            "under_message"]
 
 @dataclass
@@ -68,6 +68,14 @@ class Formulation:
         return values
 
     def bounds(self, ident: str) -> tuple[float | None, float | None]:
+        """(min, max) of an unknown in its declared unit; an integer free variable's are rounded inward."""
+        low, high = self._given_bounds(ident)
+        if self.integer.get(ident):
+            low = None if low is None else float(math.ceil(low - _INTEGRAL * max(1.0, abs(low))))
+            high = None if high is None else float(math.floor(high + _INTEGRAL * max(1.0, abs(high))))
+        return low, high
+
+    def _given_bounds(self, ident: str) -> tuple[float | None, float | None]:
         variable = self.registry.variables[ident]
         low, high = variable.min, variable.max
         spec = self.problem.free.get(ident)
@@ -75,6 +83,30 @@ class Formulation:
             low = spec.min if spec.min is not None else low
             high = spec.max if spec.max is not None else high
         return low, high
+
+    def rounding_notes(self) -> list[str]:
+        """One phrase per integer free variable whose given bounds were fractional (rounded inward)."""
+        notes = []
+        for ident in self.problem.free:
+            if not self.integer.get(ident):
+                continue
+            given, rounded = self._given_bounds(ident), self.bounds(ident)
+            if given != rounded:
+                notes.append(f"the integer {ident}'s bounds {_interval(*given)} were rounded inward to "
+                             f"{_interval(*rounded)}")
+        return notes
+
+
+_INTEGRAL = 1e-9     # relative distance to an integer that counts as that integer
+
+
+def is_integral(value: float) -> bool:
+    """Whether a value is an integer up to round-off (relative 1e-9)."""
+    return abs(value - round(value)) <= _INTEGRAL * max(1.0, abs(value))
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
 
 
 def formulate(registry: Registry, problem: Problem) -> Formulation:
@@ -195,9 +227,15 @@ def _starting_point(formulation: Formulation) -> None:
     registry, problem = formulation.registry, formulation.problem
     audit = resolve(registry, formulation.unknowns, problem.assign, formulation.selection)
     for v in formulation.unknowns:
+        spec = problem.free.get(v, FreeSpec())
+        formulation.integer[v] = spec.integer or (v in problem.free and registry.variables[v].integer)
+    for v in formulation.unknowns:
         variable = registry.variables[v]
         spec = problem.free.get(v, FreeSpec())
         low, high = formulation.bounds(v)
+        if low is not None and high is not None and low > high:
+            raise ProblemError(f"free '{v}': no integer lies in {_interval(*formulation._given_bounds(v))}",
+                               hint="widen the bounds to hold an integer, or free it as a continuous variable")
         guess: float | None = spec.start
         if guess is None and v in problem.targets:
             guess = problem.targets[v]
@@ -209,17 +247,51 @@ def _starting_point(formulation: Formulation) -> None:
             guess = 0.5 * (low + high)
         if guess is None:
             guess = low if low is not None and low > 0 else (high if high is not None and high < 1 else 1.0)
+        integer = formulation.integer[v]
+        if integer:
+            guess = float(round(guess))
         if low is not None:
             guess = max(guess, low)
         if high is not None:
             guess = min(guess, high)
-        integer = spec.integer or (v in problem.free and variable.integer)
-        formulation.integer[v] = integer
-        if integer:
-            guess = float(round(guess))
         formulation.start[v] = float(guess)
         magnitude = abs(guess) if guess else abs(variable.nominal or 0) or 1.0
         formulation.scale[v] = 1.0 if integer else magnitude
+
+
+def unreached_free(formulation: Formulation) -> dict[str, str]:
+    """Free variables that nothing the question asks (targets, objective, its own constraints) depends on,
+    each with why: a value the solver gave them would be arbitrary.
+
+    Empty when the question asks nothing but outputs (the structure says what no equation pins then).
+    """
+    registry, problem = formulation.registry, formulation.problem
+    asked = list(problem.targets)
+    if problem.objective is not None:
+        asked += variables(problem.objective.node)
+    for constraint in problem.constraints:
+        asked += variables(constraint.node)
+    if not asked:
+        return {}
+    freed = set(problem.free)
+    fixed = set(formulation.fixed)
+    reached = upstream(registry, asked, formulation.selection, cut=fixed | freed)
+    missed = [v for v in problem.free if v not in reached]
+    if not missed:
+        return {}
+    without_assignments = upstream(registry, asked, formulation.selection, cut=freed)
+    reasons: dict[str, str] = {}
+    for v in missed:
+        reason = f"nothing the question asks ({', '.join(dict.fromkeys(asked))}) depends on it"
+        if v in without_assignments:
+            cutters = [a for a in fixed if a in without_assignments and
+                       v in upstream(registry, [a], formulation.selection, cut=(fixed | freed) - {a})]
+            if cutters:
+                shown = ", ".join(sorted(cutters)[:4]) + (" …" if len(cutters) > 4 else "")
+                reason += (f": the assignment of {shown} cuts it off" if len(cutters) == 1
+                           else f": the assignments of {shown} cut it off")
+        reasons[v] = reason
+    return reasons
 
 
 # ------------------------------------------------------------------ structure

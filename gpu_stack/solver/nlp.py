@@ -33,10 +33,11 @@ from gpu_stack.solver.silence import quiet_stdout
 from gpu_stack.solver.structure import Structure, analyse
 from gpu_stack.solver.symbolic import defining_value, to_casadi
 
-__all__ = ["INFINITY", "NLPRow", "CompiledNLP", "compile_nlp", "run_nlp", "elastic_conflicts"]
+__all__ = ["INFINITY", "IPOPT_TOL", "NLPRow", "CompiledNLP", "compile_nlp", "run_nlp", "elastic_conflicts"]
 
 # IPOPT and bonmin read |bound| >= 1e19 as "none"; bonmin can loop on true infinities
 INFINITY = 1e20
+IPOPT_TOL = 1e-12   # IPOPT's (strict) convergence tolerance
 
 
 @dataclass
@@ -70,6 +71,7 @@ class CompiledNLP:
     bounds: tuple[np.ndarray, np.ndarray, np.ndarray]   # lower, upper, slack of every unknown
     domain_rows: bool = True       # whether the min/max of computed unknowns are rows of this NLP
     pieces: tuple = ()             # (Z, P, equalities, row expressions): what the elastic re-solve is built from
+    evaluate: ca.Function | None = None  # (z, p) → (scaled objective, rows): the NLP's own f and g at a point
     elastic: ca.Function | None = None   # the rows with a slack each, built when an answer is infeasible
     with_domains: Any = None       # () -> the same NLP with every domain row (built on first need)
 
@@ -187,7 +189,7 @@ def compile_nlp(formulation: Formulation, *, domain_rows: bool = False) -> Compi
                                    "bonmin.node_limit": 20000, "bonmin.time_limit": 60.0}
     else:
         name = "ipopt"
-        options = {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes", "ipopt.tol": 1e-12,
+        options = {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes", "ipopt.tol": IPOPT_TOL,
                    "ipopt.constr_viol_tol": 1e-10, "ipopt.max_iter": 500, "ipopt.bound_relax_factor": 0.0}
     solver = ca.nlpsol("optimize", name, nlp, options)
     all_unknowns = ca.vertcat(*[symbols[v] for v in formulation.unknowns]) if formulation.unknowns else ca.SX(0, 1)
@@ -195,6 +197,7 @@ def compile_nlp(formulation: Formulation, *, domain_rows: bool = False) -> Compi
     compiled = CompiledNLP(solver, name, reduced, decision, scale, len(equalities), rows, objective_scale, sign,
                            unknowns, residual_function(formulation, residual_scales(formulation)),
                            bound_arrays(formulation))
+    compiled.evaluate = ca.Function("evaluate", [Z, P], [nlp["f"], g], ["z", "p"], ["f", "g"])
     compiled.domain_rows = domain_rows or not reduced
     compiled.pieces = (Z, P, equalities, row_exprs)
     if not compiled.domain_rows:
@@ -222,15 +225,18 @@ def _elastic_solver(Z: Any, P: Any, equalities: list[Any], row_exprs: list[Any])
 def run_nlp(compiled: CompiledNLP, formulation: Formulation, p: list[float]) -> tuple[CompiledNLP, dict[str, Any]]:
     """Call the NLP from the formulation's starting point: the NLP that answered, its raw answer and stats.
 
-    When an NLP without domain rows ends outside a computed unknown's min/max, the NLP with every
-    domain row answers instead.
+    When an NLP without domain rows does not end cleanly — outside a computed unknown's min/max,
+    or anything but IPOPT's (or bonmin's) plain success — the NLP with every domain row answers
+    instead, so a hard question is answered as if the rows had never been left out.
     """
     out = _call(compiled, formulation, p)
     if not compiled.domain_rows and compiled.with_domains is not None:
         x = np.array(compiled.unknowns(out["z"], p)).ravel()
         lower, upper, slack = compiled.bounds
         tolerance = np.maximum(BOUND_TOL * np.abs(x), slack)
-        if not (np.isfinite(x).all() and np.all(x >= lower - tolerance) and np.all(x <= upper + tolerance)):
+        clean = bool(out["stats"].get("success")) and out["stats"].get("return_status") in (
+            "Solve_Succeeded", "SUCCESS")
+        if not (clean and np.isfinite(x).all() and np.all(x >= lower - tolerance) and np.all(x <= upper + tolerance)):
             compiled = compiled.with_domains()
             out = _call(compiled, formulation, p)
     return compiled, out
@@ -242,7 +248,10 @@ def _call(compiled: CompiledNLP, formulation: Formulation, p: list[float]) -> di
     z0 = [formulation.start[v] / compiled.scale[v] for v in compiled.decision]
     with quiet_stdout():
         out = compiled.solver(x0=z0, p=p, lbx=lbx, ubx=ubx, lbg=lbg, ubg=ubg)
-    return {"z": np.array(out["x"]).ravel(), "f": float(out["f"]), "g": np.array(out["g"]).ravel(),
+    z = np.array(out["x"]).ravel()
+    # bonmin's answer leaves g as NaN: the rows are evaluated here, so they are checked for every solver
+    g = np.array(compiled.evaluate(z, p)[1]).ravel() if compiled.evaluate is not None else np.array(out["g"]).ravel()
+    return {"z": z, "f": float(out["f"]), "g": g,
             "lam_g": np.array(out["lam_g"]).ravel(), "stats": compiled.solver.stats()}
 
 

@@ -11,13 +11,14 @@ their diagnosis, cached), then answered with compiled functions:
 Outputs of the scenarios are evaluated by a compiled forward function of the
 solution, not by the audit resolver. Answers come back as a light
 `Solution` (numpy arrays in declared units); `Solution.report()` builds the
-`SolveResult` the CLI prints. Status words: ok, infeasible,
+`SolveResult` the CLI prints. Status words: ok, infeasible, unbounded,
 underdetermined, overdetermined, failed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,11 +28,11 @@ from gpu_stack.errors import ProblemError
 from gpu_stack.model.problems import Problem
 from gpu_stack.model.registry import Registry
 from gpu_stack.reports import SolveResult, StructureItem, ValueItem
-from gpu_stack.solver.blocks import CompiledBlocks, bound_arrays, compile_blocks, constraint_function, diagnose
+from gpu_stack.solver.blocks import RESIDUAL_TOL, CompiledBlocks, bound_arrays, compile_blocks, constraint_function, diagnose
 from gpu_stack.solver.cache import cache_for
-from gpu_stack.solver.formulation import Formulation, formulate, over_message, structure_item, structure_of, \
-    under_message
-from gpu_stack.solver.nlp import CompiledNLP, compile_nlp, elastic_conflicts, objective_unit, run_nlp
+from gpu_stack.solver.formulation import Formulation, formulate, is_integral, over_message, structure_item, \
+    structure_of, under_message, unreached_free
+from gpu_stack.solver.nlp import IPOPT_TOL, CompiledNLP, compile_nlp, elastic_conflicts, objective_unit, run_nlp
 from gpu_stack.solver.silence import quiet_stdout
 from gpu_stack.solver.structure import Structure
 
@@ -47,6 +48,7 @@ class Prepared:
     item: StructureItem
     optimizing: bool
     signatures: dict[str, tuple] = field(default_factory=dict)   # compiled-function keys, by kind
+    unreached: dict[str, str] = field(default_factory=dict)   # free variable → why nothing asked depends on it
 
     @property
     def registry(self) -> Registry:
@@ -56,6 +58,10 @@ class Prepared:
         """(status, message) when the question cannot be answered as posed, else None."""
         if self.item.conflicts or self.structure.over_equations:
             return "overdetermined", over_message(self.formulation, self.item)
+        if self.unreached:
+            return "underdetermined", "under-determined: " + "; ".join(
+                f"free variable {v} would take an arbitrary value: {why}" for v, why in self.unreached.items()) + \
+                " (drop it from --free, or ask something that depends on it)"
         if self.item.under_variables:
             return "underdetermined", under_message(self.item)
         return None
@@ -131,7 +137,7 @@ def prepare(registry: Registry, problem: Problem) -> Prepared:
         formulation = formulate(registry, problem)
         structure = structure_of(formulation)
         return Prepared(formulation, structure, structure_item(formulation, structure, optimizing=optimizing),
-                        optimizing)
+                        optimizing, unreached=unreached_free(formulation))
 
     prepared = cache_for(registry).get(("shape", _problem_shape(registry, problem)), build)
     if prepared.formulation.problem is not problem:
@@ -200,6 +206,11 @@ def solve_prepared(prepared: Prepared, *, outputs: bool = True) -> Solution:
         _optimize(prepared, p, solution)
     else:
         _solve_square(prepared, p, solution)
+        if solution.status == "ok":
+            _integer_inverse(prepared, solution)
+    notes = formulation.rounding_notes()
+    if notes:
+        solution.message += ("; " if solution.message else "") + "; ".join(notes)
     if solution.status == "ok":
         formulation.start.update(zip(formulation.unknowns, solution.x.tolist()))  # warm start next time
         if outputs and problem.outputs:
@@ -241,6 +252,59 @@ def _solve_square(prepared: Prepared, p: list[float], solution: Solution) -> Non
                         + (f" ({loops} by Newton)" if loops else ""))
 
 
+def _integer_inverse(prepared: Prepared, solution: Solution) -> None:
+    """Refuse an inverse's answer that puts an integer free variable at a fraction.
+
+    The equations with targets have (locally) one solution; when an integer free variable
+    comes out fractional there, no integer meets the targets. The status becomes
+    `infeasible`, and the message names the neighbouring integers and what the targets
+    come out as at each (a forward solve), so the nearest integer answer can be chosen.
+    """
+    formulation = prepared.formulation
+    integers = [v for v in solution.free if formulation.integer.get(v)]
+    fractional = {v: solution.value(v) for v in integers if not is_integral(solution.value(v))}
+    if not fractional:
+        return
+    solution.status = "infeasible"
+    placed = ", ".join(f"{v} at {value:.6g}" for v, value in fractional.items())
+    units = prepared.registry.variables
+    wanted = ", ".join(f"{t} = {_quantity(x, units[t].unit, 6)}" for t, x in formulation.problem.targets.items())
+    message = f"the targets ({wanted}) are not reachable at an integer: the equations put {placed}"
+    continuous = [v for v in solution.free if v not in fractional]
+    if len(fractional) == 1 and not continuous:
+        (v, value), = fractional.items()
+        low, high = formulation.bounds(v)
+        results = []
+        for neighbour in (math.floor(value), math.ceil(value)):
+            if (low is not None and neighbour < low) or (high is not None and neighbour > high):
+                results.append(f"{v} = {neighbour} is outside its bounds")
+                continue
+            reached = _targets_at(prepared, {v: float(neighbour)})
+            shown = ", ".join(f"{t} = {_quantity(x, units[t].unit, 6)}" for t, x in reached.items())
+            results.append(f"{v} = {neighbour} gives {shown or 'no forward answer'}")
+        message += "; nearest: " + "; ".join(results)
+    else:
+        message += " (nearest integers: " + ", ".join(
+            f"{v} = {math.floor(value)} or {math.ceil(value)}" for v, value in fractional.items()) + ")"
+    solution.message = message + "; assign one of them, or loosen a target (or add an objective to trade it off)"
+
+
+def _targets_at(prepared: Prepared, values: dict[str, float]) -> dict[str, float]:
+    """The problem's targeted variables, computed forward with `values` assigned (those a forward solve reaches)."""
+    problem = prepared.formulation.problem
+    registry = prepared.registry
+    assign = dict(problem.assign)
+    for v, value in values.items():
+        assign[v] = Assignment(v, value, registry.variables[v].unit, f"{value:g}", "solve")
+    forward = prepare(registry, Problem(name=f"{problem.name} at integers", assign=assign, select=problem.select,
+                                        outputs=list(problem.targets)))
+    answer = solve_prepared(forward, outputs=False)
+    if answer.status != "ok":
+        return {}
+    known = dict(zip(answer.unknowns, answer.x.tolist()))
+    return {t: known[t] for t in problem.targets if t in known}
+
+
 def _violated_problem_constraints(prepared: Prepared, x: np.ndarray, p: list[float]) -> list[str]:
     """The problem's own constraints (not the registry's) that a square solve's answer violates."""
     formulation = prepared.formulation
@@ -267,8 +331,20 @@ def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
     finite = bool(np.isfinite(r).all())
     solution.residual_max = (float(np.max(np.abs(r))) if r.size else 0.0) if finite else None
     rows = out["g"][compiled.n_equalities:]
+    acceptable = status_text == "Solved_To_Acceptable_Level"
+    # IPOPT's acceptable level allows a constraint violation of 1e-2: such a point is held to the strict one
+    row_tol = 1e-9 if acceptable else 1e-7
     violated = [row.id for row, value in zip(compiled.rows, rows)
-                if value > 1e-7 or (row.equality and abs(value) > 1e-7)]
+                if not value <= row_tol or (row.equality and abs(value) > row_tol)]
+    runaway = _runaway(compiled, formulation, out, p, status_text=status_text, violated=bool(violated))
+    if runaway is not None and (not violated or status_text == "Diverging_Iterates"):
+        solution.status, solution.message = runaway
+        return
+    shortfall = f"{compiled.name} only reached its acceptable tolerance ({status_text}), not the strict one"
+    if acceptable and violated:
+        solution.status = "failed"
+        solution.message = f"{shortfall}: {', '.join(violated)} do(es) not hold at the strict tolerance"
+        return
     if not stats.get("success") or violated:
         if "infeasible" in status_text.lower() or violated:
             conflicting = elastic_conflicts(compiled, formulation, p) or violated
@@ -285,7 +361,8 @@ def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
                                                                           compiled.residuals)
     if problem_text:
         solution.status = "failed"
-        solution.message = f"{compiled.name} reported {status_text}, but {problem_text}"
+        solution.message = f"{shortfall}: {problem_text}" if acceptable else \
+            f"{compiled.name} reported {status_text}, but {problem_text}"
         return
     objective = out["f"] * compiled.objective_scale * compiled.objective_sign
     unit, factor = objective_unit(formulation)
@@ -300,6 +377,124 @@ def _optimize(prepared: Prepared, p: list[float], solution: Solution) -> None:
             solution.multiplier_units[row.id] = f"{unit} per {row.unit}"
     solution.message = f"{compiled.name}: {status_text}" + \
         (f" after {solution.iterations} iterations" if solution.iterations else "")
+    if acceptable:
+        solution.message += (f" (only its acceptable tolerance, so optimality is not proven to {IPOPT_TOL:g}; "
+                             f"the point re-checks at the strict tolerances: residuals ≤ {RESIDUAL_TOL:g}, "
+                             f"bounds and constraints hold)")
+    flat = _flat_directions(compiled, formulation, out, p)
+    if flat:
+        solution.message += (f"; the objective does not change with {', '.join(flat)} near the answer (a 0.1% step "
+                             "leaves it within 1e-10): that value is one of many that do as well")
+
+
+def _flat_directions(compiled: CompiledNLP, formulation: Formulation, out: dict, p: list[float]) -> list[str]:
+    """Continuous free variables the objective does not change with at the answer (reduced NLPs only).
+
+    A 0.1% step either way that keeps every row and bound and leaves the scaled objective within
+    1e-10 means the optimizer's value for that variable is arbitrary within a flat stretch.
+    """
+    if not compiled.reduced or compiled.evaluate is None:
+        return []
+    z = out["z"]
+    here = float(compiled.evaluate(z, p)[0])
+    lower, upper = compiled.x_bounds(formulation)
+    flat = []
+    for index, v in enumerate(compiled.decision):
+        if formulation.integer.get(v) or z[index] == 0:
+            continue
+        for factor in (1.001, 0.999):
+            point = z.copy()
+            point[index] *= factor
+            if not lower[index] <= point[index] <= upper[index]:
+                continue
+            f, g = compiled.evaluate(point, p)
+            rows = np.array(g).ravel()[compiled.n_equalities:]
+            if np.all(rows <= 1e-9) and abs(float(f) - here) <= 1e-10 * max(1.0, abs(here)):
+                flat.append(v)
+                break
+    return flat
+
+
+def _quantity(value: float, unit: str, digits: int = 4) -> str:
+    """A number with its unit for a message (a dimensionless '1' is left out)."""
+    return f"{value:.{digits}g}" + ("" if unit == "1" else f" {unit}")
+
+
+_RUNAWAY = 1e6     # a free variable (or the objective) this many times its start has run off
+
+
+def _runaway(compiled: CompiledNLP, formulation: Formulation, out: dict, p: list[float], *,
+             status_text: str, violated: bool) -> tuple[str, str] | None:
+    """(status, message) when the optimizer ran off towards infinity, else None.
+
+    * A free variable that ended more than a million times its starting magnitude, on a side
+      with no bound (or IPOPT's `Diverging_Iterates`), has run off. When the NLP is reduced (the
+      free variables are its only decisions) the point is probed: if the objective is no worse
+      ten times further out, with every row holding, the optimum lies at infinity (`unbounded`);
+      if it is better ten times nearer the start, the optimizer stopped on the flat tail of the
+      objective, not at an optimum (`failed`); otherwise it is a genuine, large optimum (None).
+    * An optimizer that stopped short (iteration limit) with every row holding and the objective
+      more than a million times its starting value is improving it without limit (`unbounded`).
+    """
+    registry, problem = formulation.registry, formulation.problem
+    assert problem.objective is not None
+    z = out["z"]
+    diverging = status_text == "Diverging_Iterates"
+    # (how far from its start, either way; variable; value; grown past _RUNAWAY on a side without a bound)
+    moved: list[tuple[float, str, float, bool]] = []
+    for index, v in enumerate(compiled.decision):
+        if v not in problem.free:
+            continue
+        value = float(z[index]) * compiled.scale[v]
+        reference = max(abs(formulation.start[v]), abs(registry.variables[v].nominal or 0.0), 1e-300)
+        low, high = formulation.bounds(v)
+        open_side = (value > 0 and high is None) or (value < 0 and low is None) or not np.isfinite(value)
+        ratio = abs(value) / reference if np.isfinite(value) else math.inf
+        moved.append((max(ratio, 1.0 / ratio if ratio > 0 else math.inf), v, value, open_side and ratio > _RUNAWAY))
+    asked = f"{problem.objective.sense} {problem.objective.text}"
+    runaway = [m for m in moved if m[3]]
+    if runaway:
+        ratio, v, value, _ = max(runaway)
+    elif (not violated and status_text in ("Maximum_Iterations_Exceeded", "Diverging_Iterates")
+          and moved and abs(out["f"]) > _RUNAWAY):
+        ratio, v, value, _ = max(moved)
+        unit = registry.variables[v].unit
+        return "unbounded", (f"unbounded: the objective ({asked}) keeps improving without limit: {compiled.name} "
+                             f"stopped ({status_text}) at {abs(out['f']):.2g} × its starting value, with {v} at "
+                             f"{_quantity(value, unit)} ({ratio:.2g} × away from its start {_quantity(formulation.start[v], unit)}"
+                             f"); bound {v} (--free {v}=MIN:MAX) or add a constraint that does")
+    elif diverging and moved:
+        ratio, v, value, _ = max(moved)
+    else:
+        return None
+    unit = registry.variables[v].unit
+    start = formulation.start[v]
+    if compiled.reduced and not diverging and compiled.evaluate is not None and np.isfinite(value):
+        here = float(compiled.evaluate(z, p)[0])
+        tolerance = 1e-9 * max(1.0, abs(here))
+
+        def probe(factor: float) -> float | None:
+            """The objective with `v` scaled by `factor`, None when a row fails there."""
+            point = z.copy()
+            point[compiled.decision.index(v)] *= factor
+            f, g = compiled.evaluate(point, p)
+            rows = np.array(g).ravel()[compiled.n_equalities:]
+            return float(f) if np.all(rows <= 1e-7) and np.isfinite(float(f)) else None
+
+        further, nearer = probe(10.0), probe(0.1)
+        if further is None or further > here + tolerance:
+            if nearer is not None and nearer < here - tolerance:
+                return "failed", (f"{compiled.name} stopped ({status_text}) on the flat tail of the objective "
+                                  f"({asked}), not at an optimum: {v} = {_quantity(value, unit)}, {ratio:.2g} × its start "
+                                  f"{_quantity(start, unit)}, and the objective is better ten times nearer; bound {v} "
+                                  f"(--free {v}=MIN:MAX) or start it elsewhere")
+            return None     # a genuine optimum, only a large one
+    direction = "grows" if value > 0 else "falls"
+    where = (f"{compiled.name} stopped at {_quantity(value, unit)}, {ratio:.2g} × its start {_quantity(start, unit)}"
+             if np.isfinite(value) else f"{compiled.name} reports {status_text}")
+    return "unbounded", (f"unbounded: the objective ({asked}) keeps improving as {v} {direction} without limit "
+                         f"({where}; it has no {'max' if value > 0 else 'min'}); bound it (--free {v}=MIN:MAX) "
+                         "or add a constraint that does")
 
 
 def _outputs(prepared: Prepared, solution: Solution) -> dict[str, float]:
