@@ -52,6 +52,10 @@ def verify(paths: Iterable[str | Path] | None, profile: str = "fast",
 
     for error in registry.problems:
         add("error", "load", str(error))
+    if not registry.variables:
+        add("error", "load", "the registry defines no variables: "
+            f"{', '.join(str(layer) for layer in registry.layers)} holds no [[variable]] entry "
+            "(give --registry a folder of registry TOML files)")
     for kind, entries in (("variable", registry.variables), ("equation", registry.equations),
                           ("constraint", registry.constraints), ("constant", registry.constants)):
         for ident, entry in entries.items():

@@ -472,7 +472,6 @@ def solve(
     """Simultaneous, inverse and optimization solves (CasADi: Newton, IPOPT, bonmin)."""
     from gpu_stack.model.problems import inline_problem, load_problem
     from gpu_stack.model.scenarios import compose
-    from gpu_stack.solver.solve import solve_problem
     reg = _registry(registry)
     flags = any([preset, assign, select, target, free, minimize, maximize, constraint])
     if problem_file is None and not (target or free or minimize or maximize or preset):
@@ -483,6 +482,7 @@ def solve(
         problem = inline_problem(reg, question.scenarios, assign or [], question.select, target or [], free or [],
                                  minimize, maximize, constraint or [], base=problem)
     _warn(problem.warnings)
+    from gpu_stack.solver.solve import solve_problem   # after the input is read: a bad one is refused sooner
     result = solve_problem(reg, problem)
     result.notes, result.warnings = problem.notes, problem.warnings
     if as_json:

@@ -8,13 +8,13 @@ parse → definitions → registry). Unknown keys are refused, so a typo such as
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 __all__ = [
     "ID_PATTERN", "Origin", "Reference", "Variable", "Constant", "Equation",
-    "Constraint", "ref_key",
+    "Constraint", "ref_key", "ScenarioFile", "ProblemFile", "FreeTable", "ObjectiveTable", "ConstraintTable",
 ]
 
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -39,12 +39,14 @@ class Origin(BaseModel):
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # strict: TOML already gives every value its type, so nothing is coerced — `integer = "no"`
+    # is an error, not True; allow_inf_nan=False: TOML's nan and inf are no values of a model
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, strict=True, allow_inf_nan=False)
     origin: Origin | None = None
 
 
 def _check_id(value: str) -> str:
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a dotted ID (letters, digits, '_', at least one '.')"
         )
@@ -127,3 +129,82 @@ class Constraint(_Entry):
     replace: bool = False
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
+
+
+# ---------------------------------------------------------------- scenario and problem files
+# Their values ([assign], [target]) are read by `scenarios.parse_value`, which knows each
+# variable's unit and domain; these models check the shape of everything else, so a file
+# with `extends = 5` or `free = 5` is refused with the key and the expected type.
+
+NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, strict=True, allow_inf_nan=False)
+
+
+def _listed(value: object) -> object:
+    """`extends = "base"` is short for `extends = ["base"]`."""
+    return [value] if isinstance(value, str) else value
+
+
+class ScenarioFile(_File):
+    """A scenario file (docs/file-formats.md): kind, description, extends, outputs, [assign], [select]."""
+
+    kind: str
+    name: str | None = None
+    description: str = ""
+    extends: Annotated[list[NonEmptyText], BeforeValidator(_listed)] = Field(default_factory=list)
+    outputs: list[NonEmptyText] | None = None
+    assign: dict[str, Any] = Field(default_factory=dict)
+    select: dict[str, NonEmptyText] = Field(default_factory=dict)
+
+
+class FreeTable(_File):
+    """One entry of a problem's [free]: bounds and start (numbers or quantities, read by
+    `problems._free_spec` in the variable's unit), integer."""
+
+    min: Any = None
+    max: Any = None
+    start: Any = None
+    integer: bool = False
+
+
+def _free_entry(value: object) -> object:
+    """`ID = true` frees a variable with no bounds (false is refused: leave it out instead)."""
+    return {} if value is True else value
+
+
+class ObjectiveTable(_File):
+    """A problem's [objective]: exactly one of minimize or maximize."""
+
+    minimize: NonEmptyText | None = None
+    maximize: NonEmptyText | None = None
+
+    @model_validator(mode="after")
+    def _one_sense(self) -> "ObjectiveTable":
+        if (self.minimize is None) == (self.maximize is None):
+            raise ValueError('takes exactly one of minimize = "…" or maximize = "…"')
+        return self
+
+
+class ConstraintTable(_File):
+    """One [[constraint]] of a problem file."""
+
+    id: NonEmptyText | None = None
+    expr: NonEmptyText
+    description: str = ""
+
+
+class ProblemFile(_File):
+    """A problem file (docs/file-formats.md)."""
+
+    description: str = ""
+    scenarios: list[NonEmptyText] = Field(default_factory=list)
+    assign: dict[str, Any] = Field(default_factory=dict)
+    select: dict[str, NonEmptyText] = Field(default_factory=dict)
+    target: dict[str, Any] = Field(default_factory=dict)
+    free: dict[str, Annotated[FreeTable, BeforeValidator(_free_entry)]] = Field(default_factory=dict)
+    objective: ObjectiveTable | None = None
+    constraint: list[ConstraintTable] = Field(default_factory=list)
+    outputs: list[NonEmptyText] = Field(default_factory=list)

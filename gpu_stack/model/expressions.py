@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from gpu_stack.errors import ExpressionError, UnitError
+from gpu_stack.model.limits import MAX_EXPRESSION_CHARS, MAX_NESTING, NUMBER
 
 __all__ = [
     "Node", "Num", "Var", "Unary", "Binary", "Call", "Compare",
     "FUNCTIONS", "parse_expression", "parse_condition", "parse_equation",
-    "variables", "dimension", "evaluate", "FLOAT_OPS",
+    "variables", "dimension", "evaluate", "FLOAT_OPS", "tree_depth",
 ]
 
 # name -> (min args, max args)
@@ -83,12 +84,12 @@ Node = Num | Var | Unary | Binary | Call | Compare
 _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<number>{NUMBER})
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<unit>\[[^\[\]]*\])
   | (?P<op>\*\*|<=|>=|==|!=|[-+*/(),<>=])
-    """,
-    re.VERBOSE,
+    """.replace("{NUMBER}", NUMBER),
+    re.VERBOSE | re.ASCII,
 )
 
 
@@ -100,13 +101,16 @@ class _Token:
 
 
 def _tokenize(text: str) -> list[_Token]:
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"expression of {len(text):,} characters; the limit is {MAX_EXPRESSION_CHARS:,}",
+                              hint="split it with intermediate variables")
     tokens: list[_Token] = []
     position = 0
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
             raise ExpressionError(
-                f"unexpected character {text[position]!r} at column {position + 1} in {text!r}",
+                f"unexpected character {text[position]!r} at column {position + 1} in {_shown(text)!r}",
                 hint="expressions allow numbers, IDs, + - * / **, parentheses and "
                 + ", ".join(FUNCTIONS),
             )
@@ -122,6 +126,13 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0   # levels entered: a parenthesis, a call, a sign, a power
+
+    def _deeper(self) -> None:
+        """Enter one level; refused past MAX_NESTING, long before Python's recursion limit."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _too_deep(self.text)
 
     # -- helpers -------------------------------------------------------
     def _peek(self) -> _Token | None:
@@ -129,7 +140,7 @@ class _Parser:
 
     def _error(self, message: str, token: _Token | None = None) -> ExpressionError:
         where = f" at column {token.column}" if token else " at the end"
-        return ExpressionError(f"{message}{where} in {self.text!r}")
+        return ExpressionError(f"{message}{where} in {_shown(self.text)!r}")
 
     def _take(self, text: str) -> bool:
         token = self._peek()
@@ -148,6 +159,8 @@ class _Parser:
         token = self._peek()
         if token is not None:
             raise self._error(f"unexpected {token.text!r}", token)
+        if tree_depth(node) > MAX_NESTING:   # long chains of + - * / nest too: a+b+c is (a+b)+c
+            raise _too_deep(self.text)
         return node
 
     # -- grammar -------------------------------------------------------
@@ -183,14 +196,19 @@ class _Parser:
         token = self._peek()
         if token is not None and token.kind == "op" and token.text in "+-" and token.text:
             self.index += 1
+            self._deeper()
             operand = self.unary()
+            self.depth -= 1
             return operand if token.text == "+" else Unary("-", operand)
         return self.power()
 
     def power(self) -> Node:
         base = self.atom()
         if self._take("**"):
-            return Binary("**", base, self.unary())
+            self._deeper()
+            exponent = self.unary()
+            self.depth -= 1
+            return Binary("**", base, exponent)
         return base
 
     def atom(self) -> Node:
@@ -200,6 +218,8 @@ class _Parser:
         self.index += 1
         if token.kind == "number":
             value = float(token.text)
+            if not math.isfinite(value):
+                raise self._error(f"number {token.text} is too large to be a finite value", token)
             following = self._peek()
             if following is not None and following.kind == "unit":
                 self.index += 1
@@ -217,7 +237,10 @@ class _Parser:
                         token,
                     )
                 self.index += 1
-                return self.call(token)
+                self._deeper()
+                node = self.call(token)
+                self.depth -= 1
+                return node
             if token.text in FUNCTIONS:
                 raise self._error(f"function {token.text!r} needs arguments in parentheses", token)
             if following is not None and following.kind == "unit":
@@ -226,8 +249,10 @@ class _Parser:
                 raise self._error(f"{token.text!r} is not a valid ID (no segment may start with '__')", token)
             return Var(token.text)
         if token.kind == "op" and token.text == "(":
+            self._deeper()
             node = self.sum()
             self._expect(")")
+            self.depth -= 1
             return node
         if token.kind == "unit":
             raise self._error("brackets may only give the unit of a number literal", token)
@@ -254,6 +279,33 @@ class _Parser:
         return Call(name.text, tuple(args))
 
 
+def _shown(text: str) -> str:
+    """An expression as a message quotes it: whole when short, its two ends when long."""
+    return text if len(text) <= 200 else text[:120] + " … " + text[-60:]
+
+
+def _too_deep(text: str) -> ExpressionError:
+    return ExpressionError(f"expression nests more than {MAX_NESTING} levels deep in {_shown(text)!r}",
+                           hint="parentheses, calls, signs, powers and each term of a long sum or product add a "
+                           "level; split it with intermediate variables")
+
+
+def tree_depth(node: Node) -> int:
+    """Levels of an expression tree (a lone number or ID is 1), counted without recursion."""
+    deepest = 0
+    pending: list[tuple[Node, int]] = [(node, 1)]
+    while pending:
+        item, level = pending.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, Unary):
+            pending.append((item.operand, level + 1))
+        elif isinstance(item, (Binary, Compare)):
+            pending += [(item.left, level + 1), (item.right, level + 1)]
+        elif isinstance(item, Call):
+            pending += [(arg, level + 1) for arg in item.args]
+    return deepest
+
+
 def parse_expression(text: str) -> Node:
     """Parse an arithmetic expression (no comparison at the top).
 
@@ -276,7 +328,7 @@ def parse_condition(text: str) -> Compare:
     node = parser.finish(parser.comparison())
     if not isinstance(node, Compare):
         raise ExpressionError(
-            f"{text!r} is not a comparison", hint="write it as 'lhs <= rhs' (or <, >, >=)"
+            f"{_shown(text)!r} is not a comparison", hint="write it as 'lhs <= rhs' (or <, >, >=)"
         )
     return node
 
@@ -289,7 +341,7 @@ def parse_equation(text: str) -> tuple[Node, Node]:
     positions = [t.column for t in tokens if t.kind == "op" and t.text == "="]
     if len(positions) != 1:
         raise ExpressionError(
-            f"an equation needs exactly one '=' (found {len(positions)}) in {text!r}",
+            f"an equation needs exactly one '=' (found {len(positions)}) in {_shown(text)!r}",
             hint="write 'lhs = rhs'; use <= or >= in a [[constraint]]",
         )
     cut = positions[0] - 1

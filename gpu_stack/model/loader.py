@@ -11,15 +11,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from gpu_stack.errors import ParseError
+from gpu_stack.errors import InputError, ParseError
 from gpu_stack.model.entries import Constant, Constraint, Equation, Origin, Reference, Variable
+from gpu_stack.model.limits import check_file_size
 
-__all__ = ["LayerFiles", "read_toml", "read_layer", "source_files", "line_of", "line_index",
-           "describe_validation_error"]
+__all__ = ["LayerFiles", "read_text", "read_toml", "read_layer", "source_files", "line_of", "line_index",
+           "describe_validation_error", "validate_file"]
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "variable": Variable,
@@ -27,17 +28,27 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "constraint": Constraint,
     "constant": Constant,
 }
+ModelT = TypeVar("ModelT", bound=BaseModel)
 _TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def read_text(path: Path) -> str:
+    """A file's text: at most `MAX_FILE_BYTES`, UTF-8, else a `ParseError` naming the file."""
+    check_file_size(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParseError("file not found", file=path) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ParseError("file is not UTF-8 text", file=path, line=line, hint="save it as UTF-8") from None
+    except OSError as exc:
+        raise ParseError(f"cannot read the file: {exc.strerror}", file=path) from None
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     """Parse one TOML file; a syntax error becomes a `ParseError` with its line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ParseError("file not found", file=path) from None
-    except UnicodeDecodeError:
-        raise ParseError("file is not UTF-8 text", file=path) from None
+    text = read_text(path)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -96,6 +107,48 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_EXPECTED = {
+    "dict_type": "a table", "list_type": "a list", "string_type": "a string", "bool_type": "true or false",
+    "float_type": "a number", "int_type": "a whole number", "string_too_short": "a non-empty string",
+    "model_type": "a table", "finite_number": "a finite number",
+}
+
+
+def validate_file(model: type[ModelT], data: dict[str, Any], text: str, path: Path,
+                  error: type[InputError]) -> ModelT:
+    """`data` (a parsed scenario or problem file) as `model`, or one `error` naming the file, the line,
+    the key and the type expected there."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = [str(part) for part in first["loc"] if not isinstance(part, int)]
+        key = ".".join(location) or "file"
+        got = first.get("input")
+        if first["type"] == "extra_forbidden":
+            message = f"unknown key '{key}'"
+        elif first["type"] == "missing":
+            message = f"missing key '{key}'"
+        elif first["type"] in _EXPECTED:
+            shown = repr(got) if len(repr(got)) <= 60 else repr(got)[:57] + "…"
+            message = f"key '{key}' must be {_EXPECTED[first['type']]} (got {shown})"
+        else:
+            message = f"key '{key}': {first['msg'].removeprefix('Value error, ')}"
+        raise error(message, file=path, line=_key_line(text, location),
+                    hint="see docs/file-formats.md for the keys of this file and their types") from None
+
+
+def _key_line(text: str, location: list[str]) -> int | None:
+    """Line of the innermost key of `location` found written as `key =` or `[key]` (else None)."""
+    for key in reversed(location):
+        pattern = re.compile(r"^\s*(?:[\"']?" + re.escape(key) + r"[\"']?\s*=|\[+\s*" + re.escape(key) + r"\s*\]+)",
+                             re.M)
+        match = pattern.search(text)
+        if match:
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
 @dataclass
 class LayerFiles:
     """Everything one registry folder holds, as models."""
@@ -122,7 +175,7 @@ def read_layer(folder: Path) -> LayerFiles:
     layer = LayerFiles(folder=folder)
     units_file = folder / "units.txt"
     if units_file.is_file():
-        layer.units_text = units_file.read_text(encoding="utf-8")
+        layer.units_text = read_text(units_file)
     references_file = folder / "references.toml"
     if references_file.is_file():
         data, text = read_toml(references_file)

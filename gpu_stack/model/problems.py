@@ -14,11 +14,14 @@ from typing import Any, Iterable
 
 from gpu_stack.errors import ExpressionError, ProblemError, UnitError, UnknownIdError
 from gpu_stack.model.expressions import Compare, Node, dimension, parse_condition, parse_expression, variables
-from gpu_stack.model.loader import read_toml
+from gpu_stack.model.entries import ProblemFile
+from gpu_stack.model.loader import read_toml, validate_file
 from gpu_stack.model.paths import builtin_problems
 from gpu_stack.model.registry import Registry
 from gpu_stack.core import Assignment, Scenario
-from gpu_stack.model.scenarios import cut_off_assignments, load_scenario, merge, parse_assign_option, parse_value
+from gpu_stack.model.limits import check_name_length, file_exists, read_number, require_finite
+from gpu_stack.model.scenarios import (cut_off_assignments, load_scenario, merge,
+                                       parse_assign_options, parse_value, refuse_conflict)
 
 __all__ = ["FreeSpec", "Objective", "ProblemConstraint", "Problem", "load_problem", "inline_problem",
            "describe_problems"]
@@ -103,13 +106,15 @@ def _free_spec(registry: Registry, ident: str, raw: Any, where: str | None, line
             return None
         value = raw[key]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            return require_finite(value, f"free '{ident}' {key}", file=where, line=line)
         if isinstance(value, str):
             try:
                 number, unit = registry.units.quantity(value)
-                return registry.units.convert(number, unit, variable.unit)
+                converted = registry.units.convert(number, unit, variable.unit)
             except UnitError as exc:
                 raise UnitError(f"free '{ident}' {key} = {value!r}: {exc.message}", file=where, line=line) from None
+            return require_finite(converted, f"free '{ident}' {key} = {value!r} (in {variable.unit})",
+                                  file=where, line=line)
         raise ProblemError(f"free '{ident}': {key} must be a number or a quantity", file=where, line=line)
 
     spec = FreeSpec(read("min"), read("max"), bool(raw.get("integer", False)), read("start"))
@@ -166,10 +171,11 @@ def describe_problems() -> list[dict[str, str]]:
 
 def load_problem(registry: Registry, path: str | Path) -> Problem:
     """Read a problem file (scenario paths relative to it)."""
+    check_name_length(str(path), "problem")
     path = Path(path)
-    if not path.is_file():
+    if not file_exists(path):
         named = builtin_problems() / (str(path).removeprefix("problems.") + ".toml")
-        if named.is_file():
+        if file_exists(named):
             path = named
         else:
             raise ProblemError("problem file not found", file=path, hint="give a path to a .toml problem file")
@@ -180,34 +186,31 @@ def load_problem(registry: Registry, path: str | Path) -> Problem:
         raise ProblemError(f"unknown key(s) {sorted(unknown)}", file=where,
                            hint="a problem holds description, scenarios, [assign], [select], [target], [free], "
                            "[objective], [[constraint]]")
-    scenarios = [load_scenario(registry, ref, relative_to=path.parent) for ref in data.get("scenarios", [])]
+    contents = validate_file(ProblemFile, data, text, path, ProblemError)
+    scenarios = [load_scenario(registry, ref, relative_to=path.parent) for ref in contents.scenarios]
     extra = [parse_value(registry, ident, raw, origin=path.stem, where=where, line=_line(text, ident))
-             for ident, raw in data.get("assign", {}).items()]
-    assign, select = merge(scenarios, extra, data.get("select", {}))
+             for ident, raw in contents.assign.items()]
+    assign, select = merge(scenarios, extra, dict(contents.select))
     try:
         registry.select(select)
     except UnknownIdError as exc:
         raise ProblemError(exc.message, file=where, hint=exc.hint) from None
     warnings = [w for s in scenarios for w in s.warnings]
     warnings += cut_off_assignments(registry, [*(s.assign for s in scenarios), {a.id: a for a in extra}], select)
-    problem = Problem(name=path.stem, description=str(data.get("description", "")), path=path,
+    problem = Problem(name=path.stem, description=contents.description, path=path,
                       scenarios=scenarios, assign=assign, select=select, warnings=list(dict.fromkeys(warnings)))
-    for ident, raw in data.get("target", {}).items():
+    for ident, raw in contents.target.items():
         problem.targets[ident] = _target(registry, ident, raw, where, _line(text, ident))
-    for ident, raw in data.get("free", {}).items():
-        problem.free[ident] = _free_spec(registry, ident, raw, where, _line(text, ident))
-    if "objective" in data:
-        problem.objective = _objective(registry, data["objective"], where, _line(text, "objective"))
-    constraints = data.get("constraint", [])
-    if not isinstance(constraints, list):
-        raise ProblemError("constraints are an array of tables: write [[constraint]]", file=where)
-    for index, item in enumerate(constraints, start=1):
-        if not isinstance(item, dict) or "expr" not in item:
-            raise ProblemError(f"constraint {index} needs expr = \"lhs <= rhs\"", file=where)
-        ident = str(item.get("id", f"problem.constraint[{index}]"))
-        problem.constraints.append(_constraint(registry, ident, str(item["expr"]), where,
-                                               _line(text, str(item["expr"]))))
-    problem.outputs = list(data.get("outputs", [])) or [o for s in scenarios for o in s.outputs]
+    for ident, free in contents.free.items():
+        problem.free[ident] = _free_spec(registry, ident, free.model_dump(exclude_unset=True), where,
+                                         _line(text, ident))
+    if contents.objective is not None:
+        problem.objective = _objective(registry, contents.objective.model_dump(exclude_none=True), where,
+                                       _line(text, "objective"))
+    for index, item in enumerate(contents.constraint, start=1):
+        ident = item.id or f"problem.constraint[{index}]"
+        problem.constraints.append(_constraint(registry, ident, item.expr, where, _line(text, item.expr)))
+    problem.outputs = list(contents.outputs) or [o for s in scenarios for o in s.outputs]
     for ident in problem.outputs:
         registry.require_variable(ident)
     return problem
@@ -232,7 +235,7 @@ def inline_problem(registry: Registry, scenarios: Iterable[Scenario], assign: It
     recorded in `notes`; extra constraints are added.
     """
     scenarios = list(scenarios)
-    extra = [parse_assign_option(registry, text) for text in assign]
+    extra = parse_assign_options(registry, assign)
     flag_assign, flag_select = merge(scenarios, extra, select)
     if base is None:
         problem = Problem(name="command line", scenarios=scenarios, assign=flag_assign, select=flag_select,
@@ -265,17 +268,19 @@ def inline_problem(registry: Registry, scenarios: Iterable[Scenario], assign: It
 
     for item in extra:
         replace(item.id, f"--assign {item.id}={_quantity(item)}")
+    flagged_targets: dict[str, tuple[float, str]] = {}
     for text in targets:
         ident, sep, value = text.partition("=")
         if not sep:
             raise ProblemError(f"--target {text!r}: write ID=VALUE, e.g. 'econ.cost.per_token=2.5e-6 USD/token'")
         ident = ident.strip()
-        try:
-            raw: Any = float(value)
-        except ValueError:
-            raw = value.strip()
+        number = read_number(value, f"--target {text}")
+        target = _target(registry, ident, value.strip() if number is None else number, None, None)
+        refuse_conflict("--target", ident, flagged_targets.get(ident), target, text)
+        flagged_targets[ident] = (target, text)
         replace(ident, f"--target {text.strip()}")
-        problem.targets[ident] = _target(registry, ident, raw, None, None)
+        problem.targets[ident] = target
+    flagged_free: dict[str, tuple[FreeSpec, str]] = {}
     for text in free:
         ident, sep, bounds = text.partition("=")
         ident = ident.strip()
@@ -285,9 +290,13 @@ def inline_problem(registry: Registry, scenarios: Iterable[Scenario], assign: It
             if not colon:
                 raise ProblemError(f"--free {text!r}: write ID or ID=MIN:MAX (either side may be empty)")
             spec = {k: v.strip() for k, v in (("min", low), ("max", high)) if v.strip()}
-            spec = {k: (float(v) if _is_number(v) else v) for k, v in spec.items()}
+            spec = {k: (number if (number := read_number(v, f"--free {text}")) is not None else v)
+                    for k, v in spec.items()}
+        freed = _free_spec(registry, ident, spec, None, None)
+        refuse_conflict("--free", ident, flagged_free.get(ident), freed, text)
+        flagged_free[ident] = (freed, text)
         replace(ident, f"--free {text.strip()}")
-        problem.free[ident] = _free_spec(registry, ident, spec, None, None)
+        problem.free[ident] = freed
     if minimize and maximize:
         raise ProblemError("give --minimize or --maximize, not both")
     if minimize or maximize:
@@ -327,11 +336,3 @@ def _quantity(item: Assignment) -> str:
     """'64', '700 W': an assigned value in its declared unit, for a note."""
     unit = "" if item.unit in ("", "1", "dimensionless") else f" {item.unit}"
     return f"{item.value:g}{unit}"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False

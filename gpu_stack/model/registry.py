@@ -19,7 +19,8 @@ from typing import Any, Iterable, Mapping
 from gpu_stack.errors import ExpressionError, InputError, RegistryError, UnitError, UnknownIdError
 from gpu_stack.model.expressions import Compare, Node, Num, Var, dimension, parse_condition, parse_equation, variables, walk
 from gpu_stack.model import cache
-from gpu_stack.model.loader import read_layer, source_files
+from gpu_stack.model.limits import check_file_size, check_name_length
+from gpu_stack.model.loader import read_layer, read_text, source_files
 from gpu_stack.model.entries import Constant, Constraint, Equation, Reference, Variable, ref_key
 from gpu_stack.model.paths import builtin_registry
 
@@ -97,6 +98,8 @@ class Registry:
         """
         from gpu_stack.model.units import unit_system
 
+        for path in paths or []:
+            check_name_length(str(path), "registry folder")
         folders = [builtin_registry() if str(p) == "builtin" else Path(p) for p in (paths or ["builtin"])]
         key = _snapshot_key(folders) if strict else None
         if key is not None:
@@ -380,7 +383,7 @@ class Registry:
 def _unit_texts(folders: list[Path]) -> tuple[tuple[str, str], ...]:
     """(path, text) of each layer's units.txt, in layer order."""
     files = [folder / "units.txt" for folder in folders]
-    return tuple((str(f), f.read_text(encoding="utf-8")) for f in files if f.is_file())
+    return tuple((str(f), read_text(f)) for f in files if f.is_file())
 
 
 @functools.cache
@@ -403,6 +406,7 @@ def _snapshot_key(folders: list[Path]) -> str | None:
     for folder in folders:
         parts += [str(folder), str(folder.resolve())]
         for path in source_files(folder):
+            check_file_size(path)   # before reading it whole for the fingerprint
             parts += [str(path.relative_to(folder)), path.read_bytes()]
     return cache.fingerprint(*parts)
 

@@ -14,11 +14,13 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from gpu_stack.core import Assignment, Question, Scenario
 from gpu_stack.errors import ScenarioError, UnitError, UnknownIdError
-from gpu_stack.model.loader import line_index, line_of, read_toml
+from gpu_stack.model.limits import check_name_length, file_exists, read_number, require_finite
+from gpu_stack.model.entries import ScenarioFile
+from gpu_stack.model.loader import line_index, line_of, read_toml, validate_file
 from gpu_stack.model.paths import builtin_scenarios
 from gpu_stack.model.registry import Registry
 
-__all__ = ["find_scenario", "load_scenario", "parse_value", "parse_assign_option",
+__all__ = ["find_scenario", "load_scenario", "parse_value", "parse_assign_option", "parse_assign_options", "refuse_conflict",
            "merge", "list_scenarios", "describe_scenarios", "cut_off_assignments", "compose"]
 
 ScenarioKind = Literal["synthetic", "cited", "measured"]
@@ -56,6 +58,14 @@ def parse_value(registry: Registry, ident: str, raw: Any, *, origin: str, where:
         except UnitError as exc:
             raise UnitError(f"'{ident}' = {raw!r}: {exc.message} (declared unit of '{ident}' is "
                             f"'{variable.unit}')", file=where, line=line, hint=exc.hint) from None
+    require_finite(value, f"'{ident}' = {raw!r} (in {variable.unit})" if isinstance(raw, str) else f"'{ident}'",
+                   file=where, line=line)
+    if variable.integer:
+        whole = round(value)
+        if abs(value - whole) > 1e-9 * max(1.0, abs(value)):
+            raise ScenarioError(f"'{ident}' = {value:g} is not a whole number, and '{ident}' is an integer "
+                                "variable", file=where, line=line, hint="give a whole number")
+        value = float(whole)   # a unit conversion may leave 7.999999999999999
     if variable.min is not None and value < variable.min or variable.max is not None and value > variable.max:
         bounds = f"[{variable.min if variable.min is not None else '-inf'}, " \
                  f"{variable.max if variable.max is not None else 'inf'}]"
@@ -70,11 +80,29 @@ def parse_assign_option(registry: Registry, text: str) -> Assignment:
     if not sep or not ident.strip() or not value.strip():
         raise ScenarioError(f"--assign {text!r}: write ID=VALUE, e.g. par.n_gpus=8 or 'gpu.tdp=700 W'")
     value = value.strip()
-    try:
-        parsed: Any = float(value)
-    except ValueError:
-        parsed = value
-    return parse_value(registry, ident.strip(), parsed, origin="command line")
+    number = read_number(value, f"--assign {text}")
+    return parse_value(registry, ident.strip(), value if number is None else number, origin="command line")
+
+
+def parse_assign_options(registry: Registry, texts: Iterable[str]) -> list[Assignment]:
+    """Read every `--assign ID=VALUE`; the same ID twice must give the same value."""
+    parsed: dict[str, tuple[Assignment, str]] = {}
+    for text in texts:
+        item = parse_assign_option(registry, text)
+        earlier = parsed.get(item.id)
+        refuse_conflict("--assign", item.id, (earlier[0].value, earlier[1]) if earlier else None, item.value, text)
+        parsed[item.id] = (item, text)
+    return [item for item, _text in parsed.values()]
+
+
+def refuse_conflict(flag: str, ident: str, earlier: tuple[Any, str] | None, value: Any, text: str) -> None:
+    """Refuse a flag given twice for one ID with two different values: a contradiction, not 'later wins'.
+
+    `earlier` is (value, flag text) of the first time the ID was given, or None.
+    """
+    if earlier is not None and earlier[0] != value:
+        raise ScenarioError(f"'{flag} {earlier[1]}' and '{flag} {text}' give {ident} two different values",
+                            hint=f"give {flag} {ident} once")
 
 
 def _search_folders(registry: Registry | None) -> list[Path]:
@@ -108,6 +136,7 @@ def describe_scenarios(registry: Registry | None = None) -> list[dict[str, str]]
 
 def find_scenario(ref: str, registry: Registry | None = None, *, relative_to: Path | None = None) -> Path:
     """Turn NAME, scenarios.NAME or a path into a scenario file path."""
+    check_name_length(ref, "scenario")
     candidates: list[Path] = []
     as_path = Path(ref)
     if relative_to is not None:
@@ -119,7 +148,7 @@ def find_scenario(ref: str, registry: Registry | None = None, *, relative_to: Pa
             for name in names:
                 candidates.append(folder.joinpath(*name.split(".")).with_suffix(".toml"))
     for candidate in candidates:
-        if candidate.is_file():
+        if file_exists(candidate):
             return candidate
     known = list_scenarios(registry)
     import difflib
@@ -145,32 +174,25 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
     if kind not in _KINDS:
         raise ScenarioError(f"kind must be one of {', '.join(_KINDS)} (got {kind!r})", file=path,
                             line=line_of(text, "kind", str(kind)) if kind else None)
+    contents = validate_file(ScenarioFile, data, text, path, ScenarioError)
     name = _scenario_name(path)
-    extends = data.get("extends", [])
-    if isinstance(extends, str):
-        extends = [extends]
-    scenario = Scenario(name=name, path=path, kind=kind, description=str(data.get("description", "")),
-                        outputs=[], extends=list(extends))
+    scenario = Scenario(name=name, path=path, kind=kind, description=contents.description,
+                        outputs=[], extends=list(contents.extends))
     outputs: list[str] = []
     layers: list[dict[str, Assignment]] = []
-    for parent_ref in extends:
+    for parent_ref in contents.extends:
         parent = load_scenario(registry, parent_ref, relative_to=path.parent, _chain=(*_chain, path))
         scenario.assign.update(parent.assign)
         scenario.select.update(parent.select)
         scenario.warnings += [w for w in parent.warnings if w not in scenario.warnings]
         layers.append(parent.assign)
         outputs = parent.outputs or outputs
-    assign = data.get("assign", {})
-    if not isinstance(assign, dict):
-        raise ScenarioError("[assign] must be a table of ID = value", file=path)
     assign_lines = line_index(_ASSIGN_LINE, text)
     own = {ident: parse_value(registry, ident, raw, origin=name, where=str(path),
                               line=assign_lines.get(ident) or _assign_line(text, ident))
-           for ident, raw in assign.items()}
+           for ident, raw in contents.assign.items()}
     scenario.assign.update(own)
-    select = data.get("select", {})
-    if not isinstance(select, dict):
-        raise ScenarioError("[select] must be a table of group = equation ID", file=path)
+    select = dict(contents.select)
     try:
         registry.select({**scenario.select, **select})
     except UnknownIdError as exc:
@@ -179,7 +201,7 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
     for warning in cut_off_assignments(registry, [*layers, own], scenario.select):
         if warning not in scenario.warnings:
             scenario.warnings.append(warning)
-    own_outputs = data.get("outputs")
+    own_outputs = contents.outputs
     if own_outputs is not None:
         for ident in own_outputs:
             if ident not in registry.variables:
@@ -309,14 +331,17 @@ def compose(registry: Registry, presets: Iterable[str] = (), assign: Iterable[st
             select: Iterable[str] = ()) -> Question:
     """Load `--preset`s (later wins), then `--assign ID=VALUE` and `--select GROUP=EQ`."""
     scenarios = [load_scenario(registry, ref, relative_to=None) for ref in presets]
-    extra = [parse_assign_option(registry, text) for text in assign]
+    extra = parse_assign_options(registry, assign)
     chosen: dict[str, str] = {}
     for text in select:
         group, sep, equation = text.partition("=")
         if not sep or not group.strip() or not equation.strip():
             raise ScenarioError(f"--select {text!r}: write GROUP=EQUATION, e.g. "
                                 "arch.flops_per_token=arch.eq.flops_per_token_attention")
-        chosen[group.strip()] = equation.strip()
+        group, equation = group.strip(), equation.strip()
+        refuse_conflict("--select", group, (chosen[group], f"{group}={chosen[group]}") if group in chosen else None,
+                        equation, text)
+        chosen[group] = equation
     assignments, selection = merge(scenarios, extra, chosen)
     registry.select(selection)
     warnings = [w for s in scenarios for w in s.warnings]

@@ -30,11 +30,13 @@ from typing import Any, Iterable, Mapping
 
 from gpu_stack.errors import UnitError
 from gpu_stack.model import cache
+from gpu_stack.model.limits import MAX_UNIT_CHARS, MAX_UNIT_EXPONENT, NUMBER
 
-__all__ = ["Dimensions", "UnitSystem", "unit_system", "definitions_key", "format_dims"]
+__all__ = ["Dimensions", "UnitSystem", "unit_system", "definitions_key", "format_dims", "check_unit_text"]
 
 _INFORMATION_LINE = "bit = [information]"
-_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+_QUANTITY = re.compile(r"^\s*([-+]?" + NUMBER + r")\s*(.*?)\s*$")
+_NOT_FINITE = re.compile(r"^\s*[-+]?(?:nan|inf|infinity)\b", re.IGNORECASE)
 
 
 class Dimensions:
@@ -103,6 +105,142 @@ def _tidy(power: float) -> float:
     return rounded if abs(power - rounded) < 1e-12 else power
 
 
+# ---------------------------------------------------------------- the unit grammar
+# pint reads a unit string with its own expression evaluator, in Python integers:
+# '10**10**10 W' runs until killed. So every unit string (and every units.txt
+# definition) is read by this small grammar first, and only what it accepts
+# reaches pint:
+#
+#     unit     := power { ['*' | '/'] power }          (a space multiplies: 'kW h')
+#     power    := atom [ ('**' | '^') exponent ]        (no towers: a**b**c is refused)
+#     atom     := NAME | NUMBER | '(' unit ')'
+#     exponent := [sign] NUMBER | '(' [sign] INTEGER [ '/' INTEGER ] ')'   with |exponent| <= 12
+#
+# NAME is ASCII letters, '_' and digits after the first character; NUMBER a
+# plain finite literal. Parentheses nest at most _MAX_UNIT_NESTING deep.
+
+_UNIT_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<number>" + NUMBER + r")|(?P<op>\*\*|[*/^()+-]))")
+_UNIT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_UNIT_NESTING = 8
+
+
+def check_unit_text(text: str) -> None:
+    """Refuse a unit string outside the unit grammar (above), with a `UnitError` saying what is wrong.
+
+    Accepts 'W', 'USD/kW/month', 'W/(m^2*K)', 'm**3/s', 'kW h', '1/cm^2', '1e3 * FLOP';
+    refuses '10**10**10 W', 'm**1000', 'W; offset: 3' before pint evaluates anything.
+    """
+    if len(text) > MAX_UNIT_CHARS:
+        raise UnitError(f"unit string of {len(text)} characters; the limit is {MAX_UNIT_CHARS}")
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = _UNIT_TOKEN.match(text, position)
+        if match is None:
+            raise UnitError(f"unit {text!r}: unexpected character {text[position:].lstrip()[0]!r}",
+                            hint="a unit is names, numbers, * / ( ) and ** or ^ with a small exponent")
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    _UnitGrammar(text, tokens).check()
+
+
+class _UnitGrammar:
+    """The recursive-descent reader of `check_unit_text` (depth bounded by _MAX_UNIT_NESTING)."""
+
+    def __init__(self, text: str, tokens: list[tuple[str, str]]) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.index = 0
+        self.depth = 0
+
+    def _error(self, message: str) -> UnitError:
+        return UnitError(f"unit {self.text!r}: {message}",
+                         hint=f"a unit is names, numbers, * / ( ) and ** or ^ with an exponent of at most "
+                         f"{MAX_UNIT_EXPONENT} in size, e.g. 'W/(m^2*K)'")
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def _take(self, *ops: str) -> str | None:
+        token = self._peek()
+        if token is not None and token[0] == "op" and token[1] in ops:
+            self.index += 1
+            return token[1]
+        return None
+
+    def check(self) -> None:
+        if not self.tokens:
+            return   # '' is dimensionless
+        self.unit()
+        token = self._peek()
+        if token is not None:
+            raise self._error(f"unexpected {token[1]!r}")
+
+    def unit(self) -> None:
+        self.power()
+        while True:
+            token = self._peek()
+            if token is None or token[1] == ")":
+                return
+            if self._take("*", "/") is None and token[0] == "op" and token[1] != "(":
+                raise self._error(f"unexpected {token[1]!r}")
+            self.power()
+
+    def power(self) -> None:
+        self.atom()
+        if self._take("**", "^") is not None:
+            exponent = self.exponent()
+            if abs(exponent) > MAX_UNIT_EXPONENT:
+                raise self._error(f"exponent {exponent:g} is larger than {MAX_UNIT_EXPONENT}")
+            if self._peek() is not None and self._peek()[1] in ("**", "^"):   # type: ignore[index]
+                raise self._error("a power of a power (a**b**c) is not allowed")
+
+    def atom(self) -> None:
+        token = self._peek()
+        if token is None:
+            raise self._error("ends too early")
+        self.index += 1
+        kind, text = token
+        if kind == "name":
+            return
+        if kind == "number":
+            if not math.isfinite(float(text)):
+                raise self._error(f"number {text} is not finite")
+            return
+        if text == "(":
+            self.depth += 1
+            if self.depth > _MAX_UNIT_NESTING:
+                raise self._error(f"parentheses nest deeper than {_MAX_UNIT_NESTING}")
+            self.unit()
+            if self._take(")") is None:
+                raise self._error("missing ')'")
+            self.depth -= 1
+            return
+        raise self._error(f"unexpected {text!r}")
+
+    def exponent(self) -> float:
+        parenthesized = self._take("(") is not None
+        sign = -1.0 if self._take("-", "+") == "-" else 1.0
+        token = self._peek()
+        if token is None or token[0] != "number":
+            raise self._error("an exponent must be a number, e.g. m**2 or W^(1/2)")
+        self.index += 1
+        value = sign * float(token[1])
+        if parenthesized:
+            if self._take("/") is not None:
+                denominator = self._peek()
+                if denominator is None or denominator[0] != "number" or float(denominator[1]) == 0:
+                    raise self._error("a fractional exponent is (INTEGER/INTEGER), e.g. W^(1/2)")
+                self.index += 1
+                value /= float(denominator[1])
+            if self._take(")") is None:
+                raise self._error("missing ')' after the exponent")
+        return value
+
+
 def format_dims(dims: Dimensions) -> str:
     """Human form of a dimensionality: '[mass] * [length] ** 2 / [time] ** 3', or 'dimensionless'."""
     return str(dims)
@@ -121,8 +259,13 @@ def definitions_key(definition_texts: tuple[tuple[str, str], ...]) -> str:
     """A fingerprint of the unit definitions: pint's install and stock files, and each units.txt text."""
     folder = _pint_folder()
     installed = (folder / "__init__.py").stat()
-    return cache.fingerprint(str(folder), str(installed.st_mtime_ns), str(installed.st_size),
+    return cache.fingerprint(str(folder), str(installed.st_mtime_ns), str(installed.st_size), _RULES,
                              "\n".join(_stock_definition_lines(folder)), *(text for _, text in definition_texts))
+
+
+# The rules a units.txt passed (this file's code): a table cached by an older reader, which
+# may have let a redefinition through, is not read back by a newer one.
+_RULES = Path(__file__).read_bytes()
 
 
 @functools.lru_cache(maxsize=1)
@@ -189,11 +332,16 @@ class UnitSystem:
         definitions = list(parser.iter_parsed_project(parser.parse_string(stock)))
         for definition in definitions:
             ureg.define(definition)
+        layer_units: set[str] = set()
         for source, text in self.definition_texts:
             for number, raw in enumerate(text.splitlines(), start=1):
                 line = raw.split("#", 1)[0].strip()
                 if not line:
                     continue
+                try:
+                    layer_units.add(_check_new_definition(ureg, line, layer_units))
+                except UnitError as exc:
+                    raise UnitError(exc.message, file=source, line=number, hint=exc.hint) from None
                 try:
                     parsed = list(parser.iter_parsed_project(parser.parse_string(line)))
                     for definition in parsed:
@@ -206,6 +354,7 @@ class UnitSystem:
         return definitions
 
     def _parse_with_pint(self, unit: str) -> tuple[float, Dimensions]:
+        check_unit_text(unit)   # before pint evaluates anything
         import pint
 
         ureg = self._registry()
@@ -280,17 +429,70 @@ class UnitSystem:
     def quantity(self, text: str) -> tuple[float, str]:
         """Split a quantity string like '0.36 USD/kWh' into (number, unit)."""
         match = _QUANTITY.match(text)
+        if match is None and _NOT_FINITE.match(text):
+            raise UnitError(f"quantity {text!r} is not a finite number",
+                            hint="write a finite number and a unit, e.g. '500 W'")
         if match is None:
             raise UnitError(
                 f"cannot read quantity {text!r}",
                 hint="write a number, a space and a unit, e.g. '500 W'",
             )
         value = float(match.group(1))
+        if not math.isfinite(value):
+            raise UnitError(f"quantity {text!r} is not a finite number",
+                            hint="write a finite number; 1e308 is the largest a value may be")
         unit = match.group(2).strip() or "dimensionless"
         if unit.startswith("/"):  # '0.14/year' means 0.14 per year
             unit = "1" + unit
         self.parse(unit)
         return value, unit
+
+
+_DEFINITION_HINT = "a layer's units.txt defines new units only: 'name = definition [= symbol] [= alias]…', " \
+    "the definition a unit expression ('1000 * FLOP') or a new dimension ('[currency]')"
+
+
+def _check_new_definition(ureg: Any, line: str, layer_units: set[str]) -> str:
+    """The unit a units.txt line defines; refused when the line is not a plain new unit, or redefines
+    what pint already knows.
+
+    A layer may add units (and the base dimension a new unit stands for) but
+    never change physics: redefining `watt`, `meter`, `kW` (kilo + watt), a
+    prefix, a dimension or a unit an earlier line defined would silently
+    rescale every value in it. A prefixed name of a unit the layers define
+    (`kilowidget` after `widget`) may be given its own definition.
+    Directives (@alias, @import, @group …), prefixes and derived dimensions
+    are refused too; their definitions go beyond what the unit grammar reads.
+    """
+    if line.startswith("@"):
+        raise UnitError(f"directive {line.split()[0]!r} is not allowed in a layer's units.txt", hint=_DEFINITION_HINT)
+    parts = [part.strip() for part in line.split("=")]
+    if len(parts) < 2 or not all(parts):
+        raise UnitError(f"cannot read definition {line!r}", hint=_DEFINITION_HINT)
+    name, definition, aliases = parts[0], parts[1], parts[2:]
+    if name.endswith("-") or name.startswith("["):
+        kind = "prefix" if name.endswith("-") else "dimension"
+        raise UnitError(f"{line!r} defines a {kind}; a layer's units.txt may define units only", hint=_DEFINITION_HINT)
+    for symbol in [name, *aliases]:
+        if symbol == "_":
+            continue
+        if not _UNIT_NAME.fullmatch(symbol):
+            raise UnitError(f"{symbol!r} is not a unit name (ASCII letters, '_', digits after the first)",
+                            hint=_DEFINITION_HINT)
+        readings = ureg.parse_unit_name(symbol)
+        if symbol in ureg._units or symbol in ureg._prefixes or any(unit not in layer_units for _, unit, _ in readings):
+            raise UnitError(f"{line!r} redefines the existing unit or prefix {symbol!r}",
+                            hint="a layer may add units but never change one; choose a new name")
+    if definition.startswith("["):
+        if not re.fullmatch(r"\[[A-Za-z_][A-Za-z0-9_]*\]", definition):
+            raise UnitError(f"cannot read dimension {definition!r}", hint=_DEFINITION_HINT)
+        if definition in ureg._dimensions:
+            raise UnitError(f"{line!r} redefines the existing dimension {definition}",
+                            hint="a new base unit needs a new dimension; define other units of "
+                            f"{definition} from its existing unit")
+    else:
+        check_unit_text(definition)
+    return name
 
 
 def _is_multiplicative(ureg: Any, units: Any) -> bool:
