@@ -10,5 +10,7 @@ Modules: `structure` (matching, Dulmage–Mendelsohn, block order),
 unknowns, equations, parameters), `blocks` (the block-triangular Newton
 solve), `nlp` (IPOPT/bonmin), `solve` (the entry point and status words),
 `sensitivity` (AD elasticities), `cache` (compiled functions kept across
-calls and processes), `compiled` (the public `Model`).
+calls and processes), `fastcall` (calling them without per-call conversion),
+`silence` (C-level solver output kept off the terminal), `compiled` (the
+public `Model`).
 """
