@@ -535,12 +535,13 @@ def _expression_text(rng: random.Random) -> str:
 def malformed_call(rng: random.Random, *, hang_prone: bool = False) -> list[str]:
     """A command line mixing valid and malformed commands, IDs, presets, values and flags.
 
-    With `hang_prone`, every --assign or --target value is a power tower
-    pint evaluates for minutes today: run such calls with a time limit.
+    With `hang_prone`, a resolve or solve with an --assign or --target of a
+    power tower pint evaluates for minutes today: run it with a time limit.
     """
-    values = tuple("5 " + u for u in HANG_PRONE_UNITS) if hang_prone else _VALUES
     command = rng.choice(("resolve", "resolve", "solve", "solve", "solve", "explain", "cone", "sensitivity", "verify",
                           "list", "stats", "scenario-report", "root-debt", "nosuch", "--json"))
+    if hang_prone:
+        command = rng.choice(("resolve", "solve"))
     args = [command]
     if command in ("resolve", "explain", "cone", "sensitivity"):
         args.append(rng.choice(_GOOD_IDS + _BAD_IDS))
@@ -559,11 +560,11 @@ def malformed_call(rng: random.Random, *, hang_prone: bool = False) -> list[str]
         if flag == "--preset":
             args += [flag, rng.choice(_PRESETS)]
         elif flag == "--assign":
-            args += [flag, _assign_text(rng, values)]
+            args += [flag, _assign_text(rng, _VALUES)]
         elif flag == "--select":
             args += [flag, rng.choice(("arch.flops_per_token=nope", "gpu.tdp=x", "=", "x", "a=b=c", ""))]
         elif flag == "--target":
-            args += [flag, _assign_text(rng, values)]
+            args += [flag, _assign_text(rng, _VALUES)]
         elif flag == "--free":
             args += [flag, _free_text(rng)]
         elif flag in ("--minimize", "--maximize", "--constraint"):
@@ -580,6 +581,8 @@ def malformed_call(rng: random.Random, *, hang_prone: bool = False) -> list[str]
             args += [flag, rng.choice(("3", "-1", "0", "x", "1e999", "99999999999999999999"))]
         else:
             args.append(flag)
+    if hang_prone:
+        args += [rng.choice(("--assign", "--target")), f"{rng.choice(_GOOD_IDS)}=5 {HANG_PRONE_UNITS[0]}"]
     if rng.random() < 0.5 and "--json" not in args:
         args.append("--json")
     return args

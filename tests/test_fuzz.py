@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, settings
 from hypothesis import strategies as st
 
 from fuzzing import (DEADLINE_PROBLEM, FIXTURE_SCENARIO, NESTINGS, NON_FINITE_VALUES, ODD_QUANTITIES, PROBLEM_KEYS,
@@ -37,10 +37,11 @@ from conftest import REPO
 from gpu_stack.errors import ExpressionError
 from gpu_stack.model.expressions import parse_equation, parse_expression
 
-# derandomized: CI draws the same examples every run; no example database is written. No shrinking: each
-# failure message carries its reproducer already, and shrinking an xfail case would cost seconds per run.
+# Derandomized: CI draws the same examples every run; no example database is written. No shrinking and quiet:
+# each assertion names its input already, and shrinking an xfail case, or hypothesis's pytest plugin writing an
+# @example patch for it (it parses this file with libcst per failing test), costs seconds per run.
 FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=8,
-                phases=(Phase.explicit, Phase.generate),
+                phases=(Phase.explicit, Phase.generate), verbosity=Verbosity.quiet,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 RANDOMS = st.randoms(use_true_random=False)
 
@@ -51,11 +52,13 @@ def issue11(reason: str):
 
 
 def assert_answered(result, what: str) -> None:
-    """Exit 0/1/2 (2 with one `error:` message), no exit 3, no traceback."""
+    """Exit 0/1/2, no exit 3, no traceback; exit 2 with one `error:` message (or click's usage error)."""
     problem = verdict(result.exit_code, result.stdout, result.stderr)
     assert problem is None, f"{what}: {problem}\n{result.stderr[-800:]}"
     if result.exit_code == 2:
-        assert result.stderr.startswith("error: ") and result.stderr.count("error: ") == 1, (what, result.stderr)
+        usage = result.stderr.startswith("Usage: ") and "\nError: " in result.stderr
+        assert usage or result.stderr.startswith("error: ") and result.stderr.count("error: ") == 1, \
+            (what, result.stderr)
 
 
 # --- the expression parser ---------------------------------------------------------------------------------
@@ -66,23 +69,26 @@ def parses_or_refuses(text: str) -> None:
             parse(text)
         except ExpressionError:
             pass
+        except Exception as exc:  # noqa: BLE001 -- the finding, with its input
+            shown = repr(text) if len(text) <= 200 else f"{text[:200]!r}… ({len(text):,} characters)"
+            pytest.fail(f"{parse.__name__}({shown}) raised {type(exc).__name__}: {str(exc)[:200]}")
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=100)
 @given(RANDOMS)
 def test_any_generated_text_parses_or_raises_expression_error(rng):
     text, _kind = parser_text(rng)
     parses_or_refuses(text)
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=100)
 @given(st.text(st.characters(exclude_categories=("Cs",)), max_size=80))
 def test_any_unicode_text_parses_or_raises_expression_error(text):
     parses_or_refuses(text)
 
 
-@issue11('parse_expression("(" * 300 + "1" + ")" * 300), "-" * 1000 + "1", "exp(" * 300 … and '
-         '" + ".join(["1"] * 20000) raise RecursionError (exit 3 from the CLI), not ExpressionError')
+@issue11('parse_expression("(" * 300 + "1" + ")" * 300), "-" * 1000 + "1" and "exp(" * 300 + "1" + ")" * 300 '
+         'raise RecursionError (exit 3 from the CLI), not ExpressionError')
 @settings(FUZZ, max_examples=8)
 @given(st.sampled_from(NESTINGS), st.integers(200, 3000))
 @example(NESTINGS[0], 300)
@@ -97,8 +103,11 @@ def test_deep_nesting_and_long_sums_parse_or_raise_expression_error(shape, depth
 @given(st.one_of(st.characters(categories=("Nd",)).filter(lambda c: not c.isascii()).map(lambda c: c * 3),
                  st.sampled_from(("1e999", "9" * 400, "-1e999 * a.b"))))
 def test_number_literals_are_ascii_and_finite(text):
-    with pytest.raises(ExpressionError):
-        parse_expression(text)
+    try:
+        node = parse_expression(text)
+    except ExpressionError:
+        return
+    pytest.fail(f"{text!r} parsed as {node!r}")
 
 
 # --- mutated registry folders ------------------------------------------------------------------------------
@@ -112,7 +121,7 @@ def verify_mutated_registry(cli, rng, kind: str):
 
 
 @pytest.mark.parametrize("kind", REGISTRY_MUTATIONS)
-@settings(FUZZ, max_examples=4)
+@settings(FUZZ, max_examples=3)
 @given(rng=RANDOMS)
 def test_mutated_registry_verifies_or_says_why(cli, kind, rng):
     mutation, result = verify_mutated_registry(cli, rng, kind)
@@ -200,7 +209,7 @@ PROBLEM_PATHS = [
 
 
 @pytest.mark.parametrize("key_path", SCENARIO_PATHS, ids=".".join)
-@settings(FUZZ, max_examples=5)
+@settings(FUZZ, max_examples=4)
 @given(value=st.sampled_from(WRONG_VALUES + ODD_QUANTITIES[:-4]))
 def test_scenario_key_of_a_wrong_type(cli, key_path, value):
     data = with_value(scenario_or_problem_base(FIXTURE_SCENARIO), key_path, value)
@@ -211,7 +220,7 @@ def test_scenario_key_of_a_wrong_type(cli, key_path, value):
 
 
 @pytest.mark.parametrize("key_path", PROBLEM_PATHS, ids=".".join)
-@settings(FUZZ, max_examples=5)
+@settings(FUZZ, max_examples=4)
 @given(value=st.sampled_from(WRONG_VALUES + ODD_QUANTITIES[:-4]))
 def test_problem_key_of_a_wrong_type(cli, key_path, value):
     data = with_value(scenario_or_problem_base(THROUGHPUT_PROBLEM), key_path, value)
@@ -262,10 +271,7 @@ def integer_variable(registry):
     return lambda ident: ident in registry.variables and registry.variables[ident].integer
 
 
-@issue11("malformed command lines that crash or answer wrongly today: 'resolve gpu.tdp --preset' with a "
-         "300-character name (exit 3, File name too long), 'resolve gpu.power.total --assign gpu.power.total=inf "
-         "--json' (exit 3), 'stats --registry /' (exit 3), '--assign gpu.power.total=nan' (text: 'nan W ok')")
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=20)
 @given(rng=RANDOMS)
 def test_malformed_command_lines(cli, registry, rng):
     args = malformed_call(rng)
@@ -383,7 +389,7 @@ def test_input_that_hangs_today_ends_quickly(hang_runs, name):
 
 # --- inverses ----------------------------------------------------------------------------------------------
 
-@settings(FUZZ, max_examples=6)
+@settings(FUZZ, max_examples=4)
 @given(factor=st.floats(0.6, 1.6))
 @example(factor=1.0)
 def test_ok_inverse_throughput_for_cost_re_resolves_forward(registry, factor):
@@ -392,7 +398,7 @@ def test_ok_inverse_throughput_for_cost_re_resolves_forward(registry, factor):
     assert not check.problems and check.worst_miss <= 1e-9, (check.question, check.problems)
 
 
-@settings(FUZZ, max_examples=6)
+@settings(FUZZ, max_examples=4)
 @given(factor=st.floats(0.8, 1.3))
 @example(factor=1.0)
 def test_ok_inverse_stall_for_deadline_re_resolves_forward(registry, factor):
