@@ -6,13 +6,12 @@ benchmarks/fuzz.py):
 - any text parses or raises ExpressionError;
 - a registry folder, scenario file or problem file with one thing changed
   makes the CLI exit 0, 1 or 2 with a message, never 3 and no traceback;
-- inputs that hang today finish within 5 s (subprocesses with a timeout);
+- inputs that once hung (pint evaluating a power tower, a 10 MB equation) finish within 5 s
+  (subprocesses with a timeout);
 - every `ok` inverse re-resolves forward to its targets within 1e-9;
 - the same command twice in one process prints the same bytes.
 
-Cases that fail on today's engine because of a bug issue 11 asks to fix are
-marked xfail (strict=False) with the reproducer in the reason: remove the mark
-once the fix is merged (an XPASS says it is).
+Each reproducer that issue 11 listed is a case here, and passes.
 """
 
 from __future__ import annotations
@@ -44,11 +43,6 @@ FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=8,
                 phases=(Phase.explicit, Phase.generate), verbosity=Verbosity.quiet,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 RANDOMS = st.randoms(use_true_random=False)
-
-
-def issue11(reason: str):
-    """An xfail mark for a bug issue 11 asks to fix; the reason holds the reproducer."""
-    return pytest.mark.xfail(strict=False, reason=f"issue 11: {reason}")
 
 
 def assert_answered(result, what: str) -> None:
@@ -87,8 +81,6 @@ def test_any_unicode_text_parses_or_raises_expression_error(text):
     parses_or_refuses(text)
 
 
-@issue11('parse_expression("(" * 300 + "1" + ")" * 300), "-" * 1000 + "1" and "exp(" * 300 + "1" + ")" * 300 '
-         'raise RecursionError (exit 3 from the CLI), not ExpressionError')
 @settings(FUZZ, max_examples=8)
 @given(st.sampled_from(NESTINGS), st.integers(200, 3000))
 @example(NESTINGS[0], 300)
@@ -97,8 +89,6 @@ def test_deep_nesting_and_long_sums_parse_or_raise_expression_error(shape, depth
     parses_or_refuses(long_sum(depth * 10))
 
 
-@issue11('parse_expression("١٢٣") == Num(123.0) and parse_expression("1e999") == Num(inf): a number literal '
-         'must be ASCII digits and finite')
 @settings(FUZZ, max_examples=20)
 @given(st.one_of(st.characters(categories=("Nd",)).filter(lambda c: not c.isascii()).map(lambda c: c * 3),
                  st.sampled_from(("1e999", "9" * 400, "-1e999 * a.b"))))
@@ -134,8 +124,6 @@ def test_small_registry_is_clean(cli, tmp_path):
     assert result.exit_code == 0, result.stdout[-1500:]
 
 
-@issue11("'min = nan', 'nominal = inf' or a constant 'value = \"1e999 W\"' in a registry file: verify exits 0 "
-         "(ok); a non-finite number must be refused, naming file and line")
 @settings(FUZZ, max_examples=6)
 @given(rng=RANDOMS)
 def test_non_finite_registry_numbers_are_refused(cli, rng):
@@ -144,9 +132,6 @@ def test_non_finite_registry_numbers_are_refused(cli, rng):
     assert result.exit_code in (1, 2), f"{mutation.describe()}: verify says ok"
 
 
-@issue11("a layer's units.txt line 'watt = 2 * joule / second' (or 'meter = [length]', 'USD = 2 * FLOP', "
-         "'kilo- = 10**6'): verify exits 0 and 500 J/s resolves to 250 W; a redefinition must be refused naming "
-         "the line")
 @pytest.mark.parametrize("line", REDEFINITIONS)
 def test_units_file_cannot_redefine_a_unit(cli, tmp_path, line):
     folder = small_registry(tmp_path / "registry")
@@ -157,16 +142,12 @@ def test_units_file_cannot_redefine_a_unit(cli, tmp_path, line):
     assert result.exit_code in (1, 2) and "units.txt" in result.stdout + result.stderr
 
 
-@issue11("a units.txt holding a byte 0xff: 'gpu-stack verify --registry DIR' exits 3 (UnicodeDecodeError at "
-         "loader.py:125)")
 def test_units_file_that_is_not_utf8_is_bad_input(cli, tmp_path):
     folder = small_registry(tmp_path / "registry")
     (folder / "units.txt").write_bytes((folder / "units.txt").read_bytes() + b"\nfoo = [foo] # \xff\n")
     assert_answered(cli("verify", "--registry", str(folder)), "units.txt with byte 0xff")
 
 
-@issue11("a registry folder holding a dangling symlink x.toml -> /nonexistent: 'gpu-stack stats --registry DIR' "
-         "exits 3 (FileNotFoundError at registry.py:406); likewise '--registry /' (rglob meets /proc/PID)")
 def test_unreadable_registry_file_is_bad_input(cli, tmp_path):
     folder = small_registry(tmp_path / "registry")
     (folder / "x.toml").symlink_to(tmp_path / "nonexistent")
@@ -192,17 +173,12 @@ def with_value(base: dict, key_path: tuple[str, ...], value) -> dict:
     return data
 
 
-_TYPED_FILES = "scenario and problem keys are not validated by a model (issue 11 item 5)"
 SCENARIO_PATHS = [
-    *[pytest.param((key,), marks=issue11(f"scenario file with 'extends = 5' or 'extends = [\"\"]' or "
-                                         f"'outputs = [5]': exit 3 (TypeError at scenarios.py); {_TYPED_FILES}"))
-      if key in ("extends", "outputs") else (key,) for key in SCENARIO_KEYS],
+    *[(key,) for key in SCENARIO_KEYS],
     ("assign", "gpu.power.total"),
 ]
 PROBLEM_PATHS = [
-    *[pytest.param((key,), marks=issue11(f"problem file with 'target = \"x\"', 'scenarios = 5', 'free = 5', "
-                                         f"'select = 5', 'assign = 5' or 'outputs = true': exit 3; {_TYPED_FILES}"))
-      if key in ("scenarios", "assign", "target", "free", "select", "outputs") else (key,) for key in PROBLEM_KEYS],
+    *[(key,) for key in PROBLEM_KEYS],
     ("target", "econ.cost.per_token"), ("free", "gpu.peak_flops_power_limited"),
     ("free", "gpu.peak_flops_power_limited", "min"),
 ]
@@ -244,10 +220,6 @@ def test_mutated_scenario_or_problem_file(cli, kind, rng, problem):
         assert_answered(result, mutation.describe())
 
 
-@issue11("a non-finite or overflowing value in a file is not refused: scenario '[assign] \"gpu.power.total\" = nan' "
-         "gives exit 1 (status error) instead of exit 2 naming the line; a problem's free "
-         "'min = nan' is accepted (exit 0); '\"gpu.power.total\" = 1' followed by 400 zeros (a TOML integer) exits 3 "
-         "(OverflowError at scenarios.py:51)")
 @settings(FUZZ, max_examples=10)
 @given(value=st.sampled_from(NON_FINITE_VALUES),
        where=st.sampled_from([("scenario", ("assign", "gpu.power.total")),
@@ -304,8 +276,7 @@ FLAG_REPRODUCERS = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=issue11(
-    f"{name}: 'gpu-stack {' '.join(args)}' must exit {expected} with one message (no 'ok')"))
+@pytest.mark.parametrize("name", [name
     for name, (args, expected) in FLAG_REPRODUCERS.items()])
 def test_issue_11_command_line_reproducers(cli, name):
     args, expected = FLAG_REPRODUCERS[name]
@@ -314,7 +285,7 @@ def test_issue_11_command_line_reproducers(cli, name):
     assert result.exit_code == expected, f"{name}: exit {result.exit_code}: {result.stdout[:300]}"
 
 
-# --- inputs that hang today: subprocesses with a timeout ---------------------------------------------------
+# --- inputs that once hung: subprocesses with a timeout --------------------------------------------------
 
 HANG_LIMIT = 5.0  # seconds; the acceptance of issue 11 asks for under 2 s
 
@@ -346,7 +317,7 @@ def _hang_cases(folder: Path) -> dict[str, list[str]]:
 def hang_runs(registry, tmp_path_factory):
     """Every hang case started as the module begins, each in its own process at the lowest priority.
 
-    They run on the core the in-process tests leave idle, so today's hangs
+    They run on the core the in-process tests leave idle, so the old hangs
     cost the module little wall time; the tests at the end wait for each
     until HANG_LIMIT seconds after the start, and what is still running then
     is killed. Requesting `registry` first warms the compiled-registry cache
@@ -371,12 +342,10 @@ def hang_runs(registry, tmp_path_factory):
         process.wait()
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=issue11(
-    f"{name} runs for minutes (pint evaluates the power; a 10 MB equation takes 38 s and 1.9 GB): it must end "
-    f"in exit 2 within {HANG_LIMIT:g} s")) for name in ("power tower in --assign", "power tower in --constraint",
+@pytest.mark.parametrize("name", [name for name in ("power tower in --assign", "power tower in --constraint",
                                                        "power tower in a scenario value", "power tower in units.txt",
                                                        "10 MB equation")])
-def test_input_that_hangs_today_ends_quickly(hang_runs, name):
+def test_input_that_once_hung_ends_quickly(hang_runs, name):
     runs, started = hang_runs
     process, stdout, stderr = runs[name]
     try:
@@ -409,8 +378,6 @@ def test_ok_inverse_stall_for_deadline_re_resolves_forward(registry, factor):
         assert not check.problems and check.worst_miss <= 1e-9, (check.question, check.problems)
 
 
-@issue11("'gpu-stack solve --preset runs.llama3_405b_h100_calibrated --target \"training.wallclock=80 day\" "
-         "--free par.dp.degree=16:187' answers ok with par.dp.degree = 113.78 (an integer variable)")
 @settings(FUZZ, max_examples=3)
 @given(factor=st.floats(0.8, 1.15))
 @example(factor=1.0)

@@ -407,7 +407,10 @@ def _snapshot_key(folders: list[Path]) -> str | None:
         parts += [str(folder), str(folder.resolve())]
         for path in source_files(folder):
             check_file_size(path)   # before reading it whole for the fingerprint
-            parts += [str(path.relative_to(folder)), path.read_bytes()]
+            try:
+                parts += [str(path.relative_to(folder)), path.read_bytes()]
+            except OSError:
+                return None         # unreadable (a dangling link…): no snapshot; the load reports the file
     return cache.fingerprint(*parts)
 
 
