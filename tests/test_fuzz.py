@@ -6,7 +6,7 @@ benchmarks/fuzz.py):
 - any text parses or raises ExpressionError;
 - a registry folder, scenario file or problem file with one thing changed
   makes the CLI exit 0, 1 or 2 with a message, never 3 and no traceback;
-- inputs that once hung (pint evaluating a power tower, a 10 MB equation) finish within 5 s
+- inputs that once hung (pint evaluating a power tower, a 10 MB equation) finish within 8 s
   (subprocesses with a timeout);
 - every `ok` inverse re-resolves forward to its targets within 1e-9;
 - the same command twice in one process prints the same bytes.
@@ -32,7 +32,6 @@ from fuzzing import (DEADLINE_PROBLEM, FIXTURE_SCENARIO, NESTINGS, NON_FINITE_VA
                      REDEFINITIONS, REGISTRY_MUTATIONS, SCENARIO_KEYS, THROUGHPUT_PROBLEM, WRONG_VALUES, long_sum,
                      malformed_call, mutate_document, mutate_registry, nested_text, parser_text, perturbed_inverse,
                      scenario_or_problem_base, silent_wrong_answer, small_registry, toml_dumps, verdict)
-from conftest import REPO
 from gpu_stack.errors import ExpressionError
 from gpu_stack.model.expressions import parse_equation, parse_expression
 
@@ -287,7 +286,9 @@ def test_issue_11_command_line_reproducers(cli, name):
 
 # --- inputs that once hung: subprocesses with a timeout --------------------------------------------------
 
-HANG_LIMIT = 5.0  # seconds; the acceptance of issue 11 asks for under 2 s
+# seconds, for five processes started together at the lowest priority on a shared 2-core machine; one
+# alone answers in under 2 s (tests/test_input_limits.py), and these inputs once ran for minutes
+HANG_LIMIT = 8.0
 
 
 def _hang_cases(folder: Path) -> dict[str, list[str]]:
@@ -326,12 +327,15 @@ def hang_runs(registry, tmp_path_factory):
     pipe and stall the process.
     """
     folder = tmp_path_factory.mktemp("hang")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # the gpu_stack this test process imported (an installed wheel in CI): run from `folder`, not the
+    # repository, so `python -m` does not pick the source tree instead, and the registry snapshot the
+    # `registry` fixture cached (keyed by the registry's path) is the one the subprocesses read
+    env = dict(os.environ)
     runs = {}
     for index, (name, args) in enumerate(_hang_cases(folder).items()):
         stdout, stderr = folder / f"{index}.out", folder / f"{index}.err"
         with stdout.open("w") as out, stderr.open("w") as err:
-            process = subprocess.Popen([sys.executable, "-m", "gpu_stack.cli", *args], cwd=REPO, env=env,
+            process = subprocess.Popen([sys.executable, "-m", "gpu_stack.cli", *args], cwd=folder, env=env,
                                        stdout=out, stderr=err, preexec_fn=lambda: os.nice(19))
         runs[name] = (process, stdout, stderr)
     started = time.monotonic()
