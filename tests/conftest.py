@@ -84,6 +84,22 @@ def resolve(resolve_data):
     return run
 
 
+@pytest.fixture(scope="session")
+def resolve_checked(resolve_data):
+    """resolve_checked(target, presets, {id: value}, {group: equation}) -> resolve's JSON, constraints checked."""
+
+    def run(target: str, presets: tuple[str, ...] = (), assign: dict[str, object] | None = None,
+            select: dict[str, str] | None = None) -> dict:
+        return resolve_data(target, assign, select, presets, ("--constraints",))
+
+    return run
+
+
+def value(resolve, target, presets=(), assign=None, select=None) -> float:
+    """The value of `target` from a resolve_checked-style function."""
+    return resolve(target, presets, assign, select)["value"]
+
+
 def check(mismatches: list[str], label: str, value: float, expected: float, rel: float) -> None:
     """Collect a mismatch (so one run shows every broken figure) instead of asserting at once."""
     if relative_error(value, expected) > rel:

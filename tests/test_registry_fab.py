@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from conftest import check
+from conftest import check, value
 
 PACKS = {
     # pack: (transistors NVIDIA publishes, die area in mm²)
@@ -23,18 +23,9 @@ H_C_EV_NM = 6.62607015e-34 * 299792458 / 1.602176634e-19 * 1e9     # h·c = 1239
 
 
 @pytest.fixture(scope="module")
-def resolve(resolve_data):
+def resolve(resolve_checked):
     """resolve(target, presets, {id: value}, {group: equation}) -> resolve's JSON, constraints checked."""
-
-    def run(target: str, presets: tuple[str, ...] = (), assign: dict[str, object] | None = None,
-            select: dict[str, str] | None = None) -> dict:
-        return resolve_data(target, assign, select, presets, ("--constraints",))
-
-    return run
-
-
-def value(resolve, target, presets=(), assign=None, select=None) -> float:
-    return resolve(target, presets, assign, select)["value"]
+    return resolve_checked
 
 
 def constraint(data: dict, ident: str) -> dict:

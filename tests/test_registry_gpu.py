@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import check
+from conftest import check, value
 
 H200 = "hardware.h200_sxm_measured"
 H100 = "hardware.h100_sxm_measured"
@@ -34,18 +34,9 @@ CONTINUOUS = {"gpu.clock.sm_sustained": "gpu.eq.clock_sustained_power_limited"}
 
 
 @pytest.fixture(scope="module")
-def resolve(resolve_data):
+def resolve(resolve_checked):
     """resolve(target, presets, {id: value}, {group: equation}) -> resolve's JSON, constraints checked."""
-
-    def run(target: str, presets: tuple[str, ...] = (), assign: dict[str, object] | None = None,
-            select: dict[str, str] | None = None) -> dict:
-        return resolve_data(target, assign, select, presets, ("--constraints",))
-
-    return run
-
-
-def value(resolve, target, presets=(), assign=None, select=None) -> float:
-    return resolve(target, presets, assign, select)["value"]
+    return resolve_checked
 
 
 def tdp_constraint(data: dict) -> dict:
