@@ -131,6 +131,20 @@ def reset_start(model: Model) -> Callable[[], None]:
     return reset
 
 
+
+def warm_optimization(opt_model: Any, optimize: Callable[[Any], Any], opt_question: Any, om: Any, runs: int
+                      ) -> tuple[Any, Any, Any, dict[str, int]]:
+    """Warm optimization timings, interleaved: repeated (starting at the last answer), restarted from the
+    first start as OpenMDAO is after `reset()`, and OpenMDAO; and IPOPT's iterations for the first two."""
+    engine_opt, engine_opt_reset, om_opt = interleaved([
+        Timed(lambda: optimize(opt_model)),
+        Timed(lambda: optimize(opt_model), setup=reset_start(opt_model)),
+        Timed(lambda: opt_question.run(om), setup=om.reset)], runs)
+    iterations = {"repeated": optimize(opt_model).iterations}
+    reset_start(opt_model)()
+    iterations["restart"] = optimize(opt_model).iterations
+    return engine_opt, engine_opt_reset, om_opt, iterations
+
 def downstream_size(fm: ForwardModel, ident: str) -> int:
     """How many computed variables of `fm` an input reaches."""
     reached = {ident}
@@ -324,13 +338,8 @@ def llama_section(report: Report, registry: Registry, work: Path, runs: int) -> 
                         f"subject to {'; '.join(spec['constraints'])}: {answer.value(design_var):.6g}; "
                         f"{answer.message}; active {', '.join(answer.active_constraints) or 'none'}")
     log("Llama optimization: warm")
-    engine_opt, engine_opt_reset, om_opt = interleaved([
-        Timed(lambda: optimize(opt_model)),
-        Timed(lambda: optimize(opt_model), setup=reset_start(opt_model)),
-        Timed(lambda: opt_question.run(om), setup=om.reset)], runs)
-    iterations = {"repeated": optimize(opt_model).iterations}
-    reset_start(opt_model)()
-    iterations["restart"] = optimize(opt_model).iterations
+    engine_opt, engine_opt_reset, om_opt, iterations = warm_optimization(opt_model, optimize, opt_question, om,
+                                                                         runs)
     report.notes.append(f"Llama optimization: IPOPT iterations per warm call: {iterations['repeated']} repeated "
                         f"(starts at the last answer), {iterations['restart']} from the first start; OpenMDAO "
                         f"SLSQP success={opt_question.success}" + (f" ({opt_question.printed!r})"
@@ -517,13 +526,8 @@ def synthetic_section(report: Report, work: Path, runs: int, n: int) -> list[Set
     report.agree("synthetic optimization 20", f"worst of 20 roots ({worst})", answer.value(worst), om.value(worst),
                  "OpenMDAO")
     log("synthetic optimization, 20 free: warm")
-    engine_opt, engine_opt_reset, om_opt = interleaved([
-        Timed(lambda: optimize(opt_model)),
-        Timed(lambda: optimize(opt_model), setup=reset_start(opt_model)),
-        Timed(lambda: opt_question.run(om), setup=om.reset)], runs)
-    iterations = {"repeated": optimize(opt_model).iterations}
-    reset_start(opt_model)()
-    iterations["restart"] = optimize(opt_model).iterations
+    engine_opt, engine_opt_reset, om_opt, iterations = warm_optimization(opt_model, optimize, opt_question, om,
+                                                                         runs)
     report.notes.append(f"synthetic optimization 20: {answer.message}; IPOPT iterations per warm call: "
                         f"{iterations['repeated']} repeated, {iterations['restart']} from the first start; "
                         f"OpenMDAO SLSQP success={opt_question.success}" + (f" ({opt_question.printed!r})"
