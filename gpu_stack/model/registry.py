@@ -84,6 +84,7 @@ class Registry:
         self._raw_constraints: dict[str, Constraint] = {}
         self.units: Any = None                        # the UnitSystem, set by load()
         self._unit_texts: tuple[tuple[str, str], ...] = ()   # (units.txt path, text) per layer that has one
+        self.content_key: str | None = None           # fingerprint of every file read (strict loads), set by load()
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -106,6 +107,7 @@ class Registry:
             snapshot = cache.read("registry", key)
             if isinstance(snapshot, cls):
                 snapshot.units = unit_system(snapshot._unit_texts)
+                snapshot.content_key = key
                 return snapshot
         layers = [read_layer(folder) for folder in folders]
         registry = cls(folders)
@@ -121,6 +123,7 @@ class Registry:
                 first.hint = ((first.hint + "; ") if first.hint else "") + \
                     f"{more} more problem{'s' if more > 1 else ''}: run 'gpu-stack verify' to list them"
             raise first
+        registry.content_key = key
         if key is not None:
             cache.write("registry", key, registry)
         return registry

@@ -35,9 +35,16 @@ T = TypeVar("T")
 
 
 def registry_hash(registry: Registry) -> str:
-    """A content hash of every file the registry was loaded from (and of the code that compiles it)."""
+    """A content hash of every file the registry was loaded from (and of the code that compiles it).
+
+    A strict load already fingerprinted every file it read (`Registry.content_key`); that is reused
+    rather than reading the files again.
+    """
     from gpu_stack import __version__
     digest = hashlib.sha256(f"gpu_stack {__version__} casadi {ca.__version__}".encode())
+    if registry.content_key is not None:
+        digest.update(registry.content_key.encode())
+        return digest.hexdigest()
     for layer in registry.layers:
         root = Path(layer)
         for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".toml", ".txt")):
