@@ -210,8 +210,7 @@ def sweep_forward(model: Model, points: Mapping[str, np.ndarray], outputs: Seque
     read = model.inputs_read(outputs, list(points))
     unused = [ident for ident in points if ident not in read]
     warnings = list(model.question.warnings)
-    warnings += [f"no reported value depends on the varied input {ident}: its column changes nothing"
-                 for ident in unused]
+    warnings += _unused_warnings(unused)
     return SweepReport(mode="forward", design=design, seed=seed,  # type: ignore[arg-type]
                        presets=model.question.preset_names,
                        columns=_columns(registry, points, "input", list(points)) +
@@ -248,6 +247,7 @@ def sweep_problem(registry: Registry, problem: Problem, points: Mapping[str, np.
     base = dataclasses.replace(problem, outputs=list(dict.fromkeys([*outputs, *problem.outputs])))
     n = len(next(iter(points.values())))
     report_points = []
+    unused: list[str] = []
     objective_unit = None
     for i in range(n):
         assign, targets = dict(base.assign), dict(base.targets)
@@ -261,6 +261,9 @@ def sweep_problem(registry: Registry, problem: Problem, points: Mapping[str, np.
         refused = prepared.refusal()
         if refused is not None:   # the shape is the same at every point: so is the refusal
             raise ProblemError(f"{problem.name} is {refused[0]}: {refused[1]}")
+        if i == 0:
+            read = set(prepared.formulation.params)
+            unused = [ident for ident in points if ident not in read and ident not in targets]
         solution = solve_prepared(prepared)
         values: dict[str, float | None] = {ident: float(column[i]) for ident, column in points.items()}
         answered = solution.status == "ok"
@@ -281,7 +284,12 @@ def sweep_problem(registry: Registry, problem: Problem, points: Mapping[str, np.
                                    role="objective"))
     return SweepReport(mode="solve", design=design, seed=seed, problem=problem.name,  # type: ignore[arg-type]
                        presets=[s.name for s in problem.scenarios], columns=columns, points=report_points,
-                       counts=dict(Counter(p.status for p in report_points)), warnings=list(problem.warnings))
+                       counts=dict(Counter(p.status for p in report_points)),
+                       warnings=[*problem.warnings, *_unused_warnings(unused)])
+
+
+def _unused_warnings(unused: Sequence[str]) -> list[str]:
+    return [f"nothing reported depends on the varied input {ident}: its column changes nothing" for ident in unused]
 
 
 def _value_of(solution: Any, ident: str) -> float | None:
