@@ -20,6 +20,7 @@ __all__ = [
     "TraceItem", "ConstraintItem", "ResolveReport", "TargetItem", "ScenarioReport", "StatsReport",
     "DebtRoot", "DebtFamily", "RootDebtReport", "VerifyProblem", "VerifyReport",
     "ValueItem", "StructureItem", "SolveResult", "SensitivityRoot", "SensitivityReport",
+    "SweepColumn", "SweepPoint", "SweepReport", "ParetoPoint", "ParetoReport",
     "SCHEMA_MODELS", "json_schemas",
 ]
 
@@ -363,6 +364,108 @@ class SensitivityReport(_Report):
     """About the question: an input a later layer changed that an earlier pack's override cuts off."""
 
 
+# ------------------------------------------------------------------ studies: sweep and pareto
+
+PointStatus = Literal["ok", "infeasible", "unbounded", "underdetermined", "overdetermined", "failed"]
+
+
+class SweepColumn(_Report):
+    """One column of a sweep: a varied input or a value reported at every point."""
+
+    id: str
+    """A variable ID, or 'objective' for the problem's objective."""
+    unit: str
+    """The variable's declared unit (the objective's unit for 'objective')."""
+    role: Literal["input", "output", "free", "objective"]
+    """input: varied by the sweep; output: asked for (TARGET); free: moved by the solver; objective: the
+    problem's objective at the optimum."""
+
+
+class SweepPoint(_Report):
+    """One point of a sweep: its inputs, what came out, and whether it is an answer."""
+
+    status: PointStatus
+    """ok: answered and checked. Forward sweeps: failed when the forward solve breaks an equation's residual
+    check or a variable's min/max. Solve sweeps: the solve's status (as `solve --json`)."""
+    values: dict[str, float | None]
+    """Column ID → value in the column's unit; null for an output of a point that is not ok."""
+    message: str = ""
+    """Why a point is not ok (solve sweeps: the solver's message)."""
+    active_constraints: list[str] = Field(default_factory=list)
+    """Solve sweeps with an objective: the inequalities at their bound."""
+
+
+class SweepReport(_Report):
+    """`sweep --json`: inputs varied over a grid or a Latin hypercube, values at every point."""
+
+    mode: Literal["forward", "solve"]
+    """forward: one batch evaluation of the compiled model; solve: the problem re-solved at every point,
+    warm-started from the previous answer."""
+    design: Literal["grid", "lhs"]
+    """grid: every combination of the --vary values; lhs: a Latin hypercube of --lhs points over the ranges."""
+    seed: int | None = None
+    """The Latin hypercube's seed (null for a grid)."""
+    problem: str | None = None
+    """The problem re-solved (solve mode): its name, or 'command line'."""
+    presets: list[str] = Field(default_factory=list)
+    """The scenarios given with --preset, in order."""
+    columns: list[SweepColumn]
+    """The varied inputs first, then what is reported at each point."""
+    points: list[SweepPoint]
+    """One per point, in sweep order (a grid varies its last input fastest)."""
+    counts: dict[str, int]
+    """How many points ended with each status."""
+    warnings: list[str] = Field(default_factory=list)
+    """About the question: a varied input no reported value depends on, an override cut off."""
+
+
+class ParetoPoint(_Report):
+    """One ε-constraint solve: minimize the first objective with the second at most ε."""
+
+    epsilon: float | None
+    """The bound on the second objective, in its unit (null for the two single-objective anchors)."""
+    status: PointStatus
+    """The solve's status (as `solve --json`)."""
+    first: float | None
+    """The first objective at the answer (null unless ok)."""
+    second: float | None
+    """The second objective at the answer (null unless ok)."""
+    free: dict[str, float] = Field(default_factory=dict)
+    """The free variables at the answer, in their declared units."""
+    active_constraints: list[str] = Field(default_factory=list)
+    """Inequalities at their bound with a non-zero multiplier ('pareto.epsilon' is the ε-constraint)."""
+    trade_off: float | None = None
+    """d(first)/d(second) along the front: the ε-constraint's shadow price, in first's unit per
+    second's unit (null when it is not active, or the solver gives no multipliers, as bonmin)."""
+    slack: dict[str, float] = Field(default_factory=dict)
+    """The problem's own constraints and the ε-constraint: relative slack at the answer (0 at the bound)."""
+    message: str = ""
+    """The solver's message."""
+
+
+class ParetoReport(_Report):
+    """`pareto --json`: the trade-off front of two objectives, both minimized."""
+
+    problem: str
+    """The problem's name."""
+    first: SweepColumn
+    """The objective minimized at every point."""
+    second: SweepColumn
+    """The objective bounded by ε."""
+    free_units: dict[str, str]
+    """Declared unit of each free variable."""
+    anchors: list[ParetoPoint]
+    """The two single-objective optima: first minimized alone, then second minimized alone."""
+    points: list[ParetoPoint]
+    """The ε-constraint solves, ε from the second objective's minimum to its value at the first's optimum."""
+    front: list[int]
+    """Indices into `points` of the distinct, non-dominated ok points, by increasing second objective."""
+    notes: list[str] = Field(default_factory=list)
+    """What the command changed in the problem (its own objective is replaced)."""
+    warnings: list[str] = Field(default_factory=list)
+    """About the question: an input a later layer changed that an earlier pack's override cuts off."""
+
+
 # command -> the model of its --json output (scenario-report prints a list of them for several scenarios)
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "resolve": ResolveReport,
@@ -372,6 +475,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "verify": VerifyReport,
     "solve": SolveResult,
     "sensitivity": SensitivityReport,
+    "sweep": SweepReport,
+    "pareto": ParetoReport,
 }
 
 

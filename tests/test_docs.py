@@ -121,6 +121,9 @@ COMMANDS = {
     "verify": ("verify",),
     "solve": ("solve", str(REPO / "problems" / "required_throughput_for_cost.toml")),
     "sensitivity": ("sensitivity", "econ.cost.per_token", "--preset", FIXTURE),
+    "sweep": ("sweep", "econ.cost.per_token", "--preset", FIXTURE, "--vary", "gpu.power.total=400:600:3"),
+    "pareto": ("pareto", str(REPO / "problems" / "cheapest_gpus_under_power_and_deadline.toml"),
+               "--objectives", "econ.run.total_cost,training.wallclock", "--points", "2"),
 }
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional, TextIO
@@ -448,6 +449,57 @@ def scenario_report_command(
     return 0 if all(r.status == "ok" for r in reports) else 1
 
 
+def _pose(reg: Any, problem_file: str | None, preset: list[str] | None, assign: list[str] | None,
+          select: list[str] | None, target: list[str] | None, free: list[str] | None, minimize: str | None,
+          maximize: str | None, constraint: list[str] | None) -> Any:
+    """A problem from a file, from flags, or from flags on top of a file (flags win), as `solve` poses it."""
+    from gpu_stack.model.problems import inline_problem, load_problem
+    from gpu_stack.model.scenarios import compose
+    problem = load_problem(reg, problem_file) if problem_file is not None else None
+    if problem is None or any([preset, assign, select, target, free, minimize, maximize, constraint]):
+        question = compose(reg, preset or [], [], select or [])
+        problem = inline_problem(reg, question.scenarios, assign or [], question.select, target or [], free or [],
+                                 minimize, maximize, constraint or [], base=problem)
+    return problem
+
+
+class _Progress:
+    """A rich progress bar on stderr (a terminal only) that appears once the work has taken a second."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.perf_counter()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if time.perf_counter() - self.started < 1.0 or not sys.stderr.isatty():
+                return
+            from rich.progress import Progress
+            self.bar = Progress(console=_stderr(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+PlotOption = Annotated[Optional[str], typer.Option(
+    "--plot", metavar="FILE", help="Also draw the answer to FILE (.png, .svg or .pdf; needs matplotlib).")]
+TargetOption = Annotated[Optional[list[str]], typer.Option("--target", metavar="ID=VALUE",
+                                                           help="Hold an output at a value; repeatable.")]
+FreeOption = Annotated[Optional[list[str]], typer.Option("--free", metavar="ID[=MIN:MAX]", help="Release an input "
+                                                         "to the solver; repeatable.")]
+ConstraintOption = Annotated[Optional[list[str]], typer.Option(
+    "--constraint", metavar="EXPR", help="Extra inequality, e.g. 'econ.job.dc_power <= 6 [kW]'; repeatable.")]
+
+
 @app.command(cls=_Command)
 @guarded
 def solve(
@@ -470,17 +522,10 @@ def solve(
     registry: RegistryOption = None, as_json: JsonOption = False,
 ) -> int:
     """Simultaneous, inverse and optimization solves (CasADi: Newton, IPOPT, bonmin)."""
-    from gpu_stack.model.problems import inline_problem, load_problem
-    from gpu_stack.model.scenarios import compose
     reg = _registry(registry)
-    flags = any([preset, assign, select, target, free, minimize, maximize, constraint])
     if problem_file is None and not (target or free or minimize or maximize or preset):
         raise InputError("nothing to solve", hint="give PROBLEM.toml, or --target ID=VALUE with --free ID")
-    problem = load_problem(reg, problem_file) if problem_file is not None else None
-    if problem is None or flags:
-        question = compose(reg, preset or [], [], select or [])
-        problem = inline_problem(reg, question.scenarios, assign or [], question.select, target or [], free or [],
-                                 minimize, maximize, constraint or [], base=problem)
+    problem = _pose(reg, problem_file, preset, assign, select, target, free, minimize, maximize, constraint)
     _warn(problem.warnings)
     from gpu_stack.solver.solve import solve_problem   # after the input is read: a bad one is refused sooner
     result = solve_problem(reg, problem)
@@ -498,12 +543,15 @@ def sensitivity_command(
     target: VariableArgument,
     preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, metavar="N", help="Show the N largest.")] = None,
-    units: UnitsOption = UnitsMode.human,
+    units: UnitsOption = UnitsMode.human, plot: PlotOption = None,
     registry: RegistryOption = None, as_json: JsonOption = False,
 ) -> int:
     """d ln(target) / d ln(input) for every assigned input in the cone, exact (CasADi AD), ranked."""
     from gpu_stack.model.scenarios import compose
     from gpu_stack.solver.sensitivity import sensitivity
+    if plot is not None:
+        from gpu_stack.studies.plots import check_plot_path, plot_tornado
+        check_plot_path(plot)
     reg = _registry(registry)
     question = compose(reg, preset or [], assign or [], select or [])
     _warn(question.warnings)
@@ -513,7 +561,108 @@ def sensitivity_command(
         _emit_json(report.model_dump())
     else:
         render.render_sensitivity(_stdout(), report, Display(reg, units), limit)
+    if plot is not None:
+        plot_tornado(report, plot, limit)
     return 0
+
+
+@app.command(cls=_Command)
+@guarded
+def sweep(
+    targets: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[TARGET]...", autocompletion=_complete_variables,
+        help="Variable IDs to report at every point (with --solve: besides the free variables and objective).")] = None,
+    vary: Annotated[Optional[list[str]], typer.Option(
+        "--vary", metavar="ID=SPEC", help="An input to vary: ID=START:STOP:N[:log] (N points), ID=V1,V2,… (these "
+        "values), or ID=START:STOP[:log] with --lhs; numbers in the declared unit or quantities; repeatable "
+        "(a grid of every combination).")] = None,
+    lhs: Annotated[Optional[int], typer.Option("--lhs", metavar="N", help="N points of a Latin hypercube over "
+                                               "the --vary ranges instead of a grid.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", metavar="S", help="Seed of the Latin hypercube.")] = None,
+    solve_file: Annotated[Optional[str], typer.Option(
+        "--solve", metavar="PROBLEM", help="Re-solve this problem file (or shipped NAME) at every point, "
+        "warm-started; --target/--free/--minimize/--maximize/--constraint pose or amend one inline.")] = None,
+    preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
+    target: TargetOption = None, free: FreeOption = None,
+    minimize: Annotated[Optional[str], typer.Option("--minimize", metavar="EXPR",
+                                                    help="Expression to minimize at every point.")] = None,
+    maximize: Annotated[Optional[str], typer.Option("--maximize", metavar="EXPR",
+                                                    help="Expression to maximize at every point.")] = None,
+    constraint: ConstraintOption = None,
+    out: Annotated[Optional[str], typer.Option("--out", metavar="FILE", help="Also write the points to FILE "
+                                               "(.csv, or .parquet with pyarrow).")] = None,
+    plot: PlotOption = None,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """One question at many points: forward in one batch call, or a problem re-solved at every point."""
+    from gpu_stack.interface.render_studies import render_sweep
+    from gpu_stack.studies.sweep import check_table_path, design_points, parse_axis, sweep_forward, sweep_problem, \
+        write_table
+    if out is not None:
+        check_table_path(out)
+    if plot is not None:
+        from gpu_stack.studies.plots import check_plot_path, plot_sweep
+        check_plot_path(plot)
+    reg = _registry(registry)
+    points = design_points([parse_axis(reg, text) for text in vary or []], lhs, seed)
+    design = "grid" if lhs is None else "lhs"
+    solving = solve_file is not None or any([target, free, minimize, maximize, constraint])
+    if solving:
+        problem = _pose(reg, solve_file, preset, assign, select, target, free, minimize, maximize, constraint)
+        _warn(problem.warnings)
+        with _Progress("solving") as progress:
+            report = sweep_problem(reg, problem, points, targets or [], design=design, seed=seed, progress=progress)
+    else:
+        from gpu_stack.model.scenarios import compose
+        from gpu_stack.solver.compiled import Model
+        question = compose(reg, preset or [], assign or [], select or [])
+        _warn(question.warnings)
+        report = sweep_forward(Model.from_question(reg, question), points, targets or [], design=design, seed=seed)
+    if out is not None:
+        write_table(report, out)
+    if plot is not None:
+        plot_sweep(report, plot)
+    if as_json:
+        _emit_json(report.model_dump())
+    else:
+        render_sweep(_stdout(), report)
+    return 0 if set(report.counts) == {"ok"} else 1
+
+
+@app.command(cls=_Command)
+@guarded
+def pareto(
+    problem_file: Annotated[str, typer.Argument(
+        metavar="PROBLEM", help="A problem file or a shipped problem's NAME: its free variables, bounds and "
+        "constraints (its objective is replaced).")],
+    objectives: Annotated[str, typer.Option("--objectives", metavar="A,B", help="The two variable IDs to "
+                                            "minimize: A subject to B <= ε.")],
+    points: Annotated[int, typer.Option("--points", metavar="N", help="ε-constraint solves across the "
+                                        "front.")] = 11,
+    preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
+    free: FreeOption = None, constraint: ConstraintOption = None,
+    plot: PlotOption = None,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """The trade-off front of two objectives, by ε-constraint re-solves of a problem."""
+    from gpu_stack.interface.render_studies import render_pareto
+    from gpu_stack.studies.pareto import pareto_front, split_objectives
+    first, second = split_objectives(objectives)
+    if plot is not None:
+        from gpu_stack.studies.plots import check_plot_path, plot_pareto
+        check_plot_path(plot)
+    reg = _registry(registry)
+    problem = _pose(reg, problem_file, preset, assign, select, None, free, None, None, constraint)
+    _warn(problem.warnings)
+    with _Progress("tracing the front") as progress:
+        report = pareto_front(reg, problem, first, second, points, progress=progress)
+    if plot is not None:
+        plot_pareto(report, plot)
+    if as_json:
+        _emit_json(report.model_dump())
+    else:
+        render_pareto(_stdout(), report)
+    return 0 if all(p.status == "ok" for p in report.points) else 1
 
 
 def main() -> None:

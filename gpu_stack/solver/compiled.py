@@ -60,6 +60,7 @@ class _Evaluator:
 
     function: ca.Function
     given: tuple[str, ...]
+    read: frozenset[str] = frozenset()     # the given IDs the asked outputs depend on
     mapped: dict[int, FastCall] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -93,6 +94,14 @@ class Model:
                                           [f"{group}={equation}" for group, equation in (select or {}).items()])
         self._problems: dict[Any, Problem] = {}
         self._evaluators: dict[Any, _Evaluator] = {}
+
+    @classmethod
+    def from_question(cls, registry: Registry, question: Question) -> "Model":
+        """A model of an already composed question (the CLI composes presets, --assign and --select once)."""
+        model = cls.__new__(cls)
+        model.registry, model.question = registry, question
+        model._problems, model._evaluators = {}, {}
+        return model
 
     # ------------------------------------------------------------------ forward
 
@@ -137,6 +146,10 @@ class Model:
             answers = {ident: np.where(good, out[i], np.nan) for i, ident in enumerate(asked)}
         return answers[asked[0]] if isinstance(outputs, str) else answers
 
+    def inputs_read(self, outputs: Sequence[str], given: Sequence[str]) -> frozenset[str]:
+        """Which of the `given` IDs the `outputs` depend on (the others would change nothing)."""
+        return self._evaluator(tuple(outputs), tuple(sorted(given))).read
+
     def _numbers(self, ident: str, value: Value) -> np.ndarray:
         if isinstance(value, str):
             return np.array(parse_value(self.registry, ident, value, origin="Model").value)
@@ -177,7 +190,7 @@ class Model:
         asked_rows = ca.vertcat(*[x[index[ident]] for ident in asked])
         # calling an SX function on SX symbols inlines it: the model's constants fold in
         function = ca.Function("evaluate", [varied], [asked_rows, residual_max, bound_violation])
-        evaluator = self._evaluators[key] = _Evaluator(function, given)
+        evaluator = self._evaluators[key] = _Evaluator(function, given, frozenset(slots) & set(formulation.params))
         return evaluator
 
     # ------------------------------------------------------------------ solve and optimize
@@ -218,6 +231,44 @@ class Model:
         elif numbers:
             problem = dataclasses.replace(problem, targets={**problem.targets, **numbers})
         return solve_prepared(prepare(self.registry, problem))
+
+    # ------------------------------------------------------------------ studies
+
+    def sweep(self, vary: Mapping[str, Any], outputs: str | Sequence[str] = (), *, lhs: int | None = None,
+              seed: int | None = None, problem: str | Path | None = None, targets: Mapping[str, Value] | None = None,
+              free: FreeSpecs = (), minimize: str | None = None, maximize: str | None = None,
+              constraints: Sequence[str] = ()) -> Any:
+        """The question at many points, as a pandas DataFrame (one row per point, a `status` column).
+
+        `vary` maps an ID to a `--vary` spec ("20000:40000:5", "0.3:0.5:5:log", "1,2,4", a range
+        "20 kUSD:40 kUSD" with `lhs=N`) or to a sequence of values (declared unit). Without a
+        problem, `outputs` are evaluated forward in one batch call; with `problem` (a problem file)
+        or `targets`/`free`/`minimize`/`maximize`, that problem is re-solved at every point,
+        warm-started, and the free variables, objective and `outputs` are reported. Units are in
+        `frame.attrs["units"]`.
+
+        Examples
+        --------
+        >>> model = Model(presets=["runs.llama3_405b_h100"])                      # doctest: +SKIP
+        >>> model.sweep({"econ.capex.gpu_price": "20000:40000:5"}, "econ.cost.per_token")  # doctest: +SKIP
+        """
+        from gpu_stack.studies.sweep import design_points, parse_axis, sweep_forward, sweep_problem, to_frame
+        texts = [f"{ident}={spec}" if isinstance(spec, str) else f"{ident}={','.join(repr(float(v)) for v in spec)}"
+                 for ident, spec in vary.items()]
+        points = design_points([parse_axis(self.registry, text) for text in texts], lhs, seed)
+        asked = [outputs] if isinstance(outputs, str) else list(outputs)
+        design = "lhs" if lhs is not None else "grid"
+        if problem is None and not (targets or free or minimize or maximize or constraints):
+            return to_frame(sweep_forward(self, points, asked, design=design, seed=seed))
+        from gpu_stack.model.problems import load_problem
+        base = load_problem(self.registry, problem) if problem is not None else None
+        specs = {ident: None for ident in free} if not isinstance(free, Mapping) else dict(free)
+        posed = inline_problem(self.registry, self.question.scenarios, (), self.question.select,
+                               [f"{ident}={value}" for ident, value in (targets or {}).items()],
+                               [ident if spec is None else f"{ident}={_bound(spec[0])}:{_bound(spec[1])}"
+                                for ident, spec in specs.items()], minimize, maximize, list(constraints), base=base)
+        posed.assign = {**posed.assign, **self.question.assign}
+        return to_frame(sweep_problem(self.registry, posed, points, asked, design=design, seed=seed))
 
     # ------------------------------------------------------------------ derivatives
 
