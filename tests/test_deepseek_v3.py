@@ -1,0 +1,63 @@
+"""DeepSeek-V3 on 2,048 H800s end to end: MoE and MLA shapes, expert parallelism, and the run pack through the CLI."""
+
+import pytest
+
+
+def _resolve_json(cli, target: str, *presets: str) -> dict:
+    args = ["resolve", target, "--json"]
+    for preset in presets:
+        args += ["--preset", preset]
+    result = cli(*args)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return result.json()
+
+
+def _value(cli, target: str, *presets: str) -> float:
+    return _resolve_json(cli, target, *presets)["value"]
+
+
+def test_tokens_per_sec_resolves_with_nothing_missing(cli):
+    """Acceptance (issue 10): the run pack answers training.tokens_per_sec with no missing root."""
+    result = cli("resolve", "training.tokens_per_sec", "--preset", "runs.deepseek_v3_h800", "--missing")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "missing roots: none" in result.stdout
+
+
+def test_parameter_counts_match_the_paper(cli):
+    """§4.2: 671B total and 37B active parameters, from the shape (MLA attention, 58 MoE layers of 256 + 1 experts)."""
+    total = _value(cli, "arch.params_total_dense", "runs.deepseek_v3_h800")
+    active = _value(cli, "arch.params_active", "runs.deepseek_v3_h800")
+    assert total == pytest.approx(671e9, rel=0.005)
+    assert active == pytest.approx(37e9, rel=0.03)
+
+
+def test_mla_attention_weights_per_layer(cli):
+    """Eqs. (1)–(11) with DeepSeek-V3's dims: 7168·1536 + 1536·128·192 + 7168·576 + 512·128·256 + 128·128·7168 + 2048."""
+    expected = 7168 * 1536 + 1536 * 128 * 192 + 7168 * (512 + 64) + 512 * 128 * 256 + 128 * 128 * 7168 + 1536 + 512
+    assert _value(cli, "arch.params.attention_weights_per_layer", "runs.deepseek_v3_h800") == expected
+
+
+def test_expert_parallelism_shards_the_experts(cli):
+    """PP 16 and EP 64 leave about 1.7B parameters per GPU: dense weights / 16 plus routed experts / (16 · 64)."""
+    per_gpu = _value(cli, "par.params_per_gpu", "runs.deepseek_v3_h800")
+    total = _value(cli, "arch.params_total_dense", "runs.deepseek_v3_h800")
+    routed = _value(cli, "arch.moe.routed_expert_params", "runs.deepseek_v3_h800")
+    assert routed == 58 * 256 * 3 * 7168 * 2048
+    assert per_gpu == pytest.approx((total - routed) / 16 + routed / (16 * 64))
+
+
+def test_all_to_all_crosses_the_network_once_per_target_node(cli):
+    """Node-limited routing (§3.2.2): 3.5 copies per token leave the node (4 nodes × 7/8), not 7 (8 experts × 7/8)."""
+    copies = _value(cli, "col.all_to_all.remote_copies_per_token", "runs.deepseek_v3_h800")
+    assert copies == pytest.approx(4 * 7 / 8)
+
+
+def test_all_to_all_hidden_by_the_schedule(cli):
+    """With DualPipe's full overlap (§3.2.1) the all-to-all is nonzero but none of it is exposed."""
+    assert _value(cli, "par.ep.comm_time", "runs.deepseek_v3_h800") > 0
+    assert _value(cli, "par.ep.exposed_comm_time", "runs.deepseek_v3_h800") == 0
+
+
+def test_dense_runs_keep_no_expert_traffic(cli):
+    """The defaults leave dense runs without all-to-all."""
+    assert _value(cli, "par.ep.exposed_comm_time", "runs.llama3_405b_h100") == 0
