@@ -89,9 +89,13 @@ def _print_detail_table(console: Console, columns: list[tuple[str, JustifyMethod
 
 def render_resolve(console: Console, report: ResolveReport, display: Display, *, trace: bool, missing: bool) -> None:
     """A resolved target: its value, the trace, missing roots, errors and checks."""
-    number, unit = display.quantity(report.target, report.value, report.unit)
-    console.print(Text.assemble((report.target, "bold"), " = ", (number, "bold"), f" {unit}" if unit else "",
-                                "  ", status_text(report.status)))
+    if report.kind == "constraint":
+        verdict = report.constraints[0].status if report.constraints else "unresolved"
+        console.print(Text.assemble((report.target, "bold"), "  ", status_text(verdict)))
+    else:
+        number, unit = display.quantity(report.target, report.value, report.unit)
+        console.print(Text.assemble((report.target, "bold"), " = ", (number, "bold"), f" {unit}" if unit else "",
+                                    "  ", status_text(report.status)))
     if report.presets:
         console.print(f"presets: {', '.join(report.presets)}", style="dim")
     if trace and report.trace:
