@@ -178,6 +178,16 @@ class StatsReport(_Report):
     """Algebraic loops (strongly connected sets of variables) under the default alternatives."""
     references: int
     """Entries in references.toml."""
+    citations: int
+    """`refs` entries of variables, equations, constraints and constants."""
+    citations_whole_source: int
+    """Citations of a whole source (`"key"`)."""
+    citations_checked_places: int
+    """Citations of a place (`"key:place"`) recorded in the key's `locations` (checked against the source)."""
+    citations_unchecked_places: int
+    """Citations of a place not recorded in the key's `locations` (`verify` warns: unchecked-place)."""
+    checked_place_share: float
+    """citations_checked_places / (citations_checked_places + citations_unchecked_places); 1 with no places."""
     roots_by_boundary: dict[str, int]
     """Roots per boundary: scenario, primitive, debt."""
 

@@ -157,6 +157,10 @@ def render_stats(console: Console, report: StatsReport) -> None:
         ("variables with references", report.variables_with_refs, f"{report.variables_with_refs / variables:.0%}"),
         ("equations reaching a headline", report.equations_reaching_headline,
          f"{report.equations_reaching_headline / equations:.0%}"),
+        ("citations", report.citations, f"whole source {report.citations_whole_source}"),
+        ("citations of checked places", report.citations_checked_places, f"{report.checked_place_share:.0%} of places, "
+         f"{report.citations_checked_places / max(report.citations, 1):.0%} of citations"),
+        ("citations of unchecked places", report.citations_unchecked_places, "verify: unchecked-place"),
     ]
     for what, count, share in rows:
         table.add_row(what, str(count), share)
