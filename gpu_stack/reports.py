@@ -75,13 +75,16 @@ class ResolveReport(_Report):
     """`resolve --json`: one target computed forward by the audit resolver."""
 
     target: str
-    """The variable asked for."""
+    """The variable asked for, or a constraint ID."""
+    kind: Literal["variable", "constraint"] = "variable"
+    """variable: the target's value is computed; constraint: every variable of the inequality is resolved and
+    its check is the first item of `constraints`."""
     status: Literal["ok", "missing", "error"]
     """ok: computed; missing: some root it needs has no value; error: a loop or a failed evaluation."""
     value: float | None
-    """The target's value in `unit`; null unless status is ok."""
+    """The target's value in `unit`; null unless status is ok, and for a constraint."""
     unit: str
-    """The target's declared unit."""
+    """The target's declared unit (empty for a constraint)."""
     trace: list[TraceItem] = Field(default_factory=list)
     """Every hop behind the target, dependencies first (when not ok: every hop the walk made). The CLI
     fills it only with --trace."""
@@ -176,6 +179,16 @@ class StatsReport(_Report):
     """Algebraic loops (strongly connected sets of variables) under the default alternatives."""
     references: int
     """Entries in references.toml."""
+    citations: int
+    """`refs` entries of variables, equations, constraints and constants."""
+    citations_whole_source: int
+    """Citations of a whole source (`"key"`)."""
+    citations_checked_places: int
+    """Citations of a place (`"key:place"`) recorded in the key's `locations` (checked against the source)."""
+    citations_unchecked_places: int
+    """Citations of a place not recorded in the key's `locations` (`verify` warns: unchecked-place)."""
+    checked_place_share: float
+    """citations_checked_places / (citations_checked_places + citations_unchecked_places); 1 with no places."""
     roots_by_boundary: dict[str, int]
     """Roots per boundary: scenario, primitive, debt."""
 

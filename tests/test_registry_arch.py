@@ -218,40 +218,67 @@ def test_moe_interleaved_layers_and_shared_expert(resolve):
     assert not mismatches, mismatches
 
 
+# Regime switches of Table 2: (sequence parallel, selective recompute, flash attention).
+GPT3_SHAPE = {"arch.seq_len": 2048, "arch.d_model": 12288, "arch.n_heads": 96, "arch.micro_batch_size": 1,
+              "par.tp.degree": 8, "arch.d_ff": 4 * 12288, "arch.dropout.enabled": 1,
+              "training.precision.activation_bytes": "2 byte"}
+PLAIN_MLP = {"arch.mlp.n_matrices": "arch.eq.mlp_matrices_plain"}
+
+
+def _regime(sp: int, selective: int, flash: int = 0, **extra: object) -> dict[str, object]:
+    return {**GPT3_SHAPE, "par.sp.enabled": sp, "training.recompute.selective": selective,
+            "kernel.attention.flash": flash, **extra}
+
+
 def test_activation_memory_gpt3_korthikanti(resolve):
-    """Korthikanti et al. 2022 Eq. (1) for GPT-3 (s 2048, h 12288, a 96, b 1):
-      sbh = 25,165,824; 5as/h = 5·96·2048/12288 = 80; 25,165,824 × (34 + 80) = 2,868,903,936 bytes
-      = 2.87 GB (decimal; 2.67 GiB) per layer, the sum of attention 11sbh + 5as²b = 2,290,089,984,
-      MLP 19sbh = 478,150,656 and layer norms 4sbh = 100,663,296.
-    Table 2 alternatives at t = 8:
-      tensor parallel        sbh(10 + 24/8 + 80/8) = 23 sbh = 578,813,952
-      + sequence parallel    sbh/8 · 114          =          358,612,992
-      TP + selective         sbh(10 + 3) = 13 sbh  =          327,155,712
-      TP + SP + selective    34 sbh / 8            =          106,954,752
-      full recomputation     2 sbh                 =           50,331,648
+    """Korthikanti et al. 2022 Eq. (1) and Table 2 for GPT-3 (s 2048, h 12288, a 96, b 1, GELU 4h MLP,
+    dropout), from one formula keyed on the regime switches:
+      sbh = 25,165,824; 5as/h = 5·96·2048/12288 = 80
+      no parallelism (t = 1)  sbh(34 + 80)          = 2,868,903,936 bytes = 2.87 GB (2.67 GiB), the sum
+        of attention 11sbh + 5as²b = 2,290,089,984, MLP 19sbh = 478,150,656, layer norms 4sbh = 100,663,296
+      tensor parallel t = 8   sbh(10 + 24/8 + 80/8) = 23 sbh = 578,813,952
+      + sequence parallel     sbh/8 · 114           =          358,612,992
+      TP + selective          sbh(10 + 3) = 13 sbh  =          327,155,712
+      TP + SP + selective     34 sbh / 8            =          106,954,752
+      TP + SP + flash         as TP + SP + selective (the scores are never stored)
     """
-    gpt3 = {"arch.seq_len": 2048, "arch.d_model": 12288, "arch.n_heads": 96, "arch.micro_batch_size": 1,
-            "par.tp.degree": 8}
     sbh = 2048 * 12288
-    group = "arch.activation_memory_per_layer"
     cases = [
-        ("Eq. (1)", None, sbh * 114),
-        ("tensor parallel", "arch.eq.activation_memory_tensor_parallel", sbh * 23),
-        ("tensor + sequence parallel", "arch.eq.activation_memory_sequence_parallel", sbh * 114 / 8),
-        ("TP + selective", "arch.eq.activation_memory_tp_selective", sbh * 13),
-        ("TP + SP + selective", "arch.eq.activation_memory_sp_selective", sbh * 34 / 8),
-        ("full recomputation", "arch.eq.activation_memory_full_recompute", sbh * 2),
+        ("Eq. (1)", _regime(0, 0, **{"par.tp.degree": 1}), sbh * 114),
+        ("tensor parallel", _regime(0, 0), sbh * 23),
+        ("tensor + sequence parallel", _regime(1, 0), sbh * 114 / 8),
+        ("TP + selective", _regime(0, 1), sbh * 13),
+        ("TP + SP + selective", _regime(1, 1), sbh * 34 / 8),
+        ("TP + SP + flash", _regime(1, 0, 1), sbh * 34 / 8),
     ]
     mismatches: list[str] = []
-    for label, equation, expected in cases:
-        value = resolve(group, gpt3, {group: equation} if equation else None)
-        check(mismatches, label, value, expected, 1e-12)
-    eq1 = resolve(group, gpt3)
+    for label, assign, expected in cases:
+        check(mismatches, label, resolve("arch.activation_memory_per_layer", assign, PLAIN_MLP), expected, 1e-12)
+    eq1 = resolve("arch.activation_memory_per_layer", cases[0][1], PLAIN_MLP)
     if round(eq1 / 1e9, 2) != 2.87 or round(eq1 / 2**30, 2) != 2.67:
         mismatches.append(f"Eq. (1): {eq1!r} bytes is not 2.87 GB / 2.67 GiB")
-    parts = [resolve(f"arch.activation.{p}_per_layer", gpt3) for p in ("attention", "mlp", "layer_norms")]
-    check(mismatches, "parts", sum(parts), eq1, 1e-12)
-    check(mismatches, "attention part", parts[0], 11 * sbh + 5 * 96 * 2048**2, 1e-12)
+    attention = resolve("arch.activation.attention_per_layer", cases[0][1], PLAIN_MLP) + \
+        resolve("arch.activation.attention_scores_per_layer", cases[0][1], PLAIN_MLP)
+    check(mismatches, "attention part", attention, 11 * sbh + 5 * 96 * 2048**2, 1e-12)
+    check(mismatches, "MLP part", resolve("arch.activation.mlp_per_layer", cases[0][1], PLAIN_MLP), 19 * sbh, 1e-12)
+    assert not mismatches, mismatches
+
+
+def test_activation_memory_llama3_405b_matches_table2_row(resolve_data):
+    """`resolve` under runs.llama3_405b_h100 against Korthikanti Table 2's TP + SP + selective row.
+    Shape (Dubey et al. 2024, Table 3/4): s = 8192, b = 1, h = 16384, t = 8, a = 128, 8 KV heads,
+    d_ff = 53,248; sbh = 134,217,728; the pack: sequence parallel, flash attention, no dropout.
+      The row as printed: 34·sbh/t = 34 × 134,217,728 / 8 = 570,425,344 bytes (570.4 MB).
+      Adapted to the shape, in sbh/t units: 34 − 2 (no dropout masks) − 16 (the GELU 8 + 8) + 3·2·3.25
+      (SwiGLU: gate, up and product, each d_ff = 3.25h wide) − 4·(1 − 8/128) (K and V 8/128 as wide as
+      Q) = 34 − 2 − 16 + 19.5 − 3.75 = 31.75 → 31.75 × 134,217,728 / 8 = 532,676,608 bytes, −6.6% from
+      the printed row (the acceptance allows 15%).
+    """
+    data = resolve_data("arch.activation_memory_per_layer", presets=("runs.llama3_405b_h100",))
+    row, adapted = 34 * 8192 * 16384 / 8, 31.75 * 8192 * 16384 / 8
+    mismatches: list[str] = []
+    check(mismatches, "adapted row", data["value"], adapted, 1e-12)
+    check(mismatches, "printed row within 15%", data["value"], row, 0.15)
     assert not mismatches, mismatches
 
 

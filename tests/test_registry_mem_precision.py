@@ -250,24 +250,46 @@ def test_8bit_optimizer_state(resolve):
 
 
 def test_full_recompute_keeps_layer_input(resolve):
-    """Korthikanti et al. 2022: full recomputation keeps only the 16-bit layer input, 2sbh bytes.
-    GPT-3 175B (s = 2048, h = 12288, b = 1): 2 × 2048 × 12288 = 50.33 MB per layer, the same as the
-    architecture area's full-recompute alternative; /t = 6.29 MB with sequence parallelism (t = 8).
-    1F1B with p = 8 stages and m = 64 micro-batches stashes min(8, 64) = 8 micro-batches.
+    """Korthikanti et al. 2022 Table 2 / §5: full recomputation keeps only the 16-bit layer input.
+    GPT-3 175B (s = 2048, h = 12288, b = 1): 2 × 2048 × 12288 = 50.33 MB per layer; /t = 6.29 MB with
+    sequence parallelism (t = 8), whose layer input is already split along the sequence.
+    1F1B with p = 8 stages and m = 64 micro-batches stashes min(8, 64) = 8 micro-batches; interleaved
+    with v = 3 chunks, 8·(1 + 7/24) = 10.33 (Korthikanti §4.2.3); with only m = 4 micro-batches, 4.
     """
-    shape = {"arch.seq_len": 2048, "arch.d_model": 12288, "arch.micro_batch_size": 1, "par.tp.degree": 8}
+    shape = {"arch.seq_len": 2048, "arch.d_model": 12288, "arch.micro_batch_size": 1, "par.tp.degree": 8,
+             "training.precision.activation_bytes": "2 byte"}
     mismatches: list[str] = []
-    mine = resolve("mem.activation_checkpoint_bytes_per_layer", shape)
-    check(mismatches, "2sbh", mine, 2 * 2048 * 12288 / 1e6, 1e-9)
-    arch = resolve("arch.activation_memory_per_layer", shape,
-                   {"arch.activation_memory_per_layer": "arch.eq.activation_memory_full_recompute"})
-    check(mismatches, "same as arch full recompute", mine * 1e6, arch, 1e-9)
-    sp = resolve("mem.activation_checkpoint_bytes_per_layer", shape, {
-        "mem.activation_checkpoint_bytes_per_layer": "mem.eq.checkpoint_input_sequence_parallel"})
-    check(mismatches, "2sbh/t", sp, 2 * 2048 * 12288 / 8 / 1e6, 1e-9)
-    check(mismatches, "in flight", resolve("mem.pp.microbatches_in_flight",
-                                           {"par.pp.degree": 8, "par.pp.n_microbatches": 64}), 8, 1e-12)
+    check(mismatches, "2sbh", resolve("mem.activation_checkpoint_bytes_per_layer", {**shape, "par.sp.enabled": 0}),
+          2 * 2048 * 12288 / 1e6, 1e-9)
+    check(mismatches, "2sbh/t", resolve("mem.activation_checkpoint_bytes_per_layer", {**shape, "par.sp.enabled": 1}),
+          2 * 2048 * 12288 / 8 / 1e6, 1e-9)
+    for label, v, m, expected in (("1F1B", 1, 64, 8), ("interleaved", 3, 64, 8 * (1 + 7 / 24)),
+                                  ("m < p", 3, 4, 4)):
+        check(mismatches, f"in flight, {label}", resolve("mem.pp.microbatches_in_flight", {
+            "par.pp.degree": 8, "par.pp.n_microbatches": m, "par.pp.virtual_stages": v}), expected, 1e-12)
     assert not mismatches, mismatches
+
+
+def test_cited_layouts_fit_and_one_gpu_does_not(cli):
+    """`resolve mem.ineq.fits_in_hbm` on the cited layouts, and on Llama 3.1 405B squeezed onto one GPU.
+    Llama 3.1 405B (TP 8, PP 16, DP 128, m = 16, no recomputation, Dubey §3.3.2): activations
+    532,676,608 B × 126 layers (L/p × p in flight) = 67.1 GB; ZeRO-2 states 405e9/128 × (2 + (4 + 12)/128)
+    = 6.72 GB; + 2 GB workspace, / 0.95 → 79.8 GB ≤ 79.18 GiB = 85.0 GB usable. BLOOM-176B (TP 4, PP 12,
+    full recomputation) keeps 8.2 GB of layer inputs beside 27.5 GB of ZeRO-1 states. On one GPU the
+    405B model's states alone, 405e9 × 18 B = 7.3 TB, cannot fit: exit 1, violated.
+    """
+    outcomes = {}
+    for label, args in (("llama", ["--preset", "runs.llama3_405b_h100"]),
+                        ("bloom", ["--preset", "runs.bloom_176b_a100"]),
+                        ("llama on one GPU", ["--preset", "runs.llama3_405b_h100", "--assign", "par.tp.degree=1",
+                                              "--assign", "par.pp.degree=1", "--assign", "par.dp.degree=1"])):
+        result = cli("resolve", "mem.ineq.fits_in_hbm", "--constraints", "--json", *args)
+        data = result.json()
+        outcomes[label] = (result.exit_code, data["kind"], data["constraints"][0]["id"],
+                           data["constraints"][0]["status"])
+    assert outcomes == {"llama": (0, "constraint", "mem.ineq.fits_in_hbm", "ok"),
+                        "bloom": (0, "constraint", "mem.ineq.fits_in_hbm", "ok"),
+                        "llama on one GPU": (1, "constraint", "mem.ineq.fits_in_hbm", "violated")}, outcomes
 
 
 # A GPU whose pieces are given directly (GB): 40 of model states, 60 of activations of which 10
@@ -305,7 +327,7 @@ def test_memory_chain_gpt3_on_h100(resolve):
       Ψ = 175e9/64 = 2.734e9; states 2.734e9 × (2 + 2 + 12/8) = 15.04 GB
       activations 34 × 2048 × 1 × 12288 / 8 × 12 layers × 8 in flight = 10.27 GB
       workspace 2 GB, no fragmentation → required 27.3 GB < 80 GiB − 0.82 GiB: f = 0.
-    Without sequence parallelism or selective recompute (Eq. 1 tensor-parallel form:
+    Without sequence parallelism or selective recompute (Eq. (2), the tensor-parallel form:
     sbh(10 + 24/t + 5as/(ht)) = 2048·12288·(13 + 5·96·2048/(12288·8)) = 2048·12288·23 B = 578.8 MB per
     layer) the activations are 55.6 GB, required 72.6 GB, still inside 78.4 GiB (84.2 GB): f = 0.
     """
@@ -314,17 +336,20 @@ def test_memory_chain_gpt3_on_h100(resolve):
               "arch.n_layers": 96, "arch.d_model": 12288, "arch.n_heads": 96, "arch.seq_len": 2048,
               "arch.micro_batch_size": 1, "mem.workspace.runtime_bytes": "1 GB",
               "mem.workspace.comm_buffer_bytes": "1 GB", "mem.fragmentation_fraction": 0}
+    assign.update({"arch.d_ff": 4 * 12288, "arch.dropout.enabled": 1, "training.precision.activation_bytes": "2 byte",
+                   "par.sp.enabled": 1, "training.recompute.selective": 1, "kernel.attention.flash": 0,
+                   "par.pp.virtual_stages": 1})
     select = {"mem.model_states_per_gpu": "mem.eq.model_states_zero1",
-              "arch.activation_memory_per_layer": "arch.eq.activation_memory_sp_selective"}
+              "arch.mlp.n_matrices": "arch.eq.mlp_matrices_plain"}
     psi = 175e9 / 64
     states = psi * (2 + 2 + 12 / 8)
     acts = 34 * 2048 * 12288 / 8 * 12 * 8
     mismatches: list[str] = []
     check(mismatches, "required", resolve("mem.required_per_gpu", assign, select), (states + acts + 2e9) / GB, 1e-9)
     check(mismatches, "f", resolve("training.recompute.layer_fraction", assign, select) + 1, 1, 1e-12)
-    tp_only = {**select, "arch.activation_memory_per_layer": "arch.eq.activation_memory_tensor_parallel"}
+    tp_only = {**assign, "par.sp.enabled": 0, "training.recompute.selective": 0}
     acts_tp = 2048 * 12288 * (10 + 24 / 8 + 5 * 96 * 2048 / (12288 * 8)) * 12 * 8
-    check(mismatches, "required (TP only)", resolve("mem.required_per_gpu", assign, tp_only),
+    check(mismatches, "required (TP only)", resolve("mem.required_per_gpu", tp_only, select),
           (states + acts_tp + 2e9) / GB, 1e-9)
     assert not mismatches, mismatches
 

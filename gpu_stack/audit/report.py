@@ -14,25 +14,39 @@ __all__ = ["resolve_report", "scenario_report"]
 
 def resolve_report(registry: Registry, target: str, question: Question, *,
                    constraints: bool = False) -> ResolveReport:
-    """Resolve one target and report value, trace, missing roots and checks."""
-    registry.require_variable(target)
-    resolution = resolve(registry, [target], question.assign, question.select)
-    status = resolution.status(target)
+    """Resolve one target and report value, trace, missing roots and checks.
+
+    The target is a variable, or a constraint ID: then every variable of the inequality is
+    resolved, the check of that constraint comes first in `constraints`, and the status is
+    that of the least resolved of its variables.
+    """
+    constraint = registry.constraints.get(target)
+    if constraint is None:
+        registry.require_variable(target)
+    needed = list(constraint.variables) if constraint else [target]
+    resolution = resolve(registry, needed, question.assign, question.select)
+    statuses = [resolution.status(ident) for ident in needed]
+    status = next((s for s in ("error", "missing") if s in statuses), "ok")
     checks = [c for c in resolution.checks]
-    if constraints:
-        checks += check_constraints(registry, resolution)
+    if constraints or constraint:
+        registry_checks = check_constraints(registry, resolution)
+        if constraint and not constraints:
+            registry_checks = [c for c in registry_checks if c.id == target]
+        checks += sorted(registry_checks, key=lambda c: c.id != target)
+    trace = [step for ident in needed for step in resolution.trace(ident)] if status == "ok" else \
+        [resolution.steps[v] for v in resolution.order]
     return ResolveReport(
         target=target,
+        kind="constraint" if constraint else "variable",
         status=status,
-        value=resolution.values.get(target),
-        unit=registry.variables[target].unit,
-        trace=[TraceItem(**vars(step)) for step in resolution.trace(target)] if status == "ok" else
-        [TraceItem(**vars(resolution.steps[v])) for v in resolution.order],
+        value=None if constraint else resolution.values.get(target),
+        unit="" if constraint else registry.variables[target].unit,
+        trace=[TraceItem(**vars(step)) for step in dict.fromkeys(trace)],
         missing=sorted(resolution.missing) if status != "ok" else [],
         errors=sorted(set(resolution.errors.values())),
         loops=resolution.loops,
         constraints=[ConstraintItem(id=c.id, expr=c.expr, kind=c.kind, status=c.status, lhs=c.lhs, rhs=c.rhs)
-                     for c in checks if constraints or c.status == "violated"],
+                     for c in checks if constraints or c.id == target or c.status == "violated"],
         presets=question.preset_names,
         selection=question.select,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from gpu_stack.audit.citations import citations
 from gpu_stack.audit.graph import boundary_of, equations_reaching_headline, families, leaves, loops, roots
 from gpu_stack.model.registry import Registry
 from gpu_stack.reports import StatsReport
@@ -14,6 +15,9 @@ __all__ = ["registry_stats"]
 def registry_stats(registry: Registry) -> StatsReport:
     """Counts of variables, equations, roots … under the default selection."""
     root_ids = roots(registry)
+    cited = citations(registry)
+    places = [c for c in cited if c.place is not None]
+    checked = sum(c.checked for c in places)
     return StatsReport(
         variables=len(registry.variables),
         constants=len(registry.constants),
@@ -29,5 +33,10 @@ def registry_stats(registry: Registry) -> StatsReport:
         groups=len(registry.groups),
         loops=len(loops(registry)),
         references=len(registry.references),
+        citations=len(cited),
+        citations_whole_source=len(cited) - len(places),
+        citations_checked_places=checked,
+        citations_unchecked_places=len(places) - checked,
+        checked_place_share=checked / len(places) if places else 1.0,
         roots_by_boundary=dict(sorted(Counter(boundary_of(registry, r) for r in root_ids).items())),
     )

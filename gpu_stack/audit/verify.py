@@ -1,8 +1,9 @@
 """`verify`: registry checks, and in the full profile every scenario and problem.
 
 Load problems (IDs, units, references, groups) are errors; an equation that
-feeds no headline output, and a variable no equation or constraint uses,
-are warnings (wiring left undone). Loops are legal and only counted.
+feeds no headline output, a variable no equation or constraint uses, and a
+citation of a place its reference's `locations` does not record are warnings
+(wiring or checking left undone). Loops are legal and only counted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+from gpu_stack.audit.citations import unchecked_places
 from gpu_stack.audit.report import scenario_report
 from gpu_stack.errors import InputError
 from gpu_stack.audit.graph import HEADLINES, equations_reaching_headline, loops
@@ -63,6 +65,11 @@ def verify(paths: Iterable[str | Path] | None, profile: str = "fast",
             if not model.refs:
                 where = f"{model.origin}: " if model.origin else ""
                 add("error", "references", f"{where}{kind} '{ident}' cites no reference (add refs = [\"key\"])")
+    for citation in unchecked_places(registry):
+        where = f"{citation.origin}: " if citation.origin else ""
+        add("warning", "unchecked-place", f"{where}{citation.kind} '{citation.entry}' cites "
+            f"'{citation.key}:{citation.place}', a place not recorded in {citation.key}'s locations in "
+            "references.toml (check it against the source and record what it says, or cite the whole source)")
     reaching = equations_reaching_headline(registry)
     for ident in sorted(set(registry.equations) - reaching):
         add("warning", "dead-ends", f"equation '{ident}' feeds no headline output ({', '.join(HEADLINES[:3])}, …)")

@@ -364,7 +364,9 @@ def cone(
 @app.command(cls=_Command)
 @guarded
 def resolve(
-    target: VariableArgument,
+    target: Annotated[str, typer.Argument(metavar="ID", autocompletion=_complete_variables, help="Variable ID (see "
+                                          "'gpu-stack list variables'), or a constraint ID to check, e.g. "
+                                          "mem.ineq.fits_in_hbm.")],
     preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show every hop.")] = False,
     missing: Annotated[bool, typer.Option("--missing", help="List missing roots.")] = False,
@@ -378,7 +380,8 @@ def resolve(
     from gpu_stack.audit.report import resolve_report
     from gpu_stack.model.scenarios import compose
     reg = _registry(registry)
-    reg.require_variable(target)
+    if target not in reg.constraints:
+        reg.require_variable(target)
     question = compose(reg, preset or [], assign or [], select or [])
     _warn(question.warnings)
     report = resolve_report(reg, target, question, constraints=constraints)
@@ -391,7 +394,8 @@ def resolve(
     else:
         render.render_resolve(_stdout(), report, Display(reg, units), trace=trace, missing=missing)
     violated = any(c.status == "violated" for c in report.constraints)
-    return 0 if report.status == "ok" and not (fail_on_violation and violated) else 1
+    target_violated = report.kind == "constraint" and report.constraints[0].status != "ok"
+    return 0 if report.status == "ok" and not (fail_on_violation and violated) and not target_violated else 1
 
 
 @app.command("root-debt", cls=_Command)

@@ -89,9 +89,13 @@ def _print_detail_table(console: Console, columns: list[tuple[str, JustifyMethod
 
 def render_resolve(console: Console, report: ResolveReport, display: Display, *, trace: bool, missing: bool) -> None:
     """A resolved target: its value, the trace, missing roots, errors and checks."""
-    number, unit = display.quantity(report.target, report.value, report.unit)
-    console.print(Text.assemble((report.target, "bold"), " = ", (number, "bold"), f" {unit}" if unit else "",
-                                "  ", status_text(report.status)))
+    if report.kind == "constraint":
+        verdict = report.constraints[0].status if report.constraints else "unresolved"
+        console.print(Text.assemble((report.target, "bold"), "  ", status_text(verdict)))
+    else:
+        number, unit = display.quantity(report.target, report.value, report.unit)
+        console.print(Text.assemble((report.target, "bold"), " = ", (number, "bold"), f" {unit}" if unit else "",
+                                    "  ", status_text(report.status)))
     if report.presets:
         console.print(f"presets: {', '.join(report.presets)}", style="dim")
     if trace and report.trace:
@@ -153,6 +157,10 @@ def render_stats(console: Console, report: StatsReport) -> None:
         ("variables with references", report.variables_with_refs, f"{report.variables_with_refs / variables:.0%}"),
         ("equations reaching a headline", report.equations_reaching_headline,
          f"{report.equations_reaching_headline / equations:.0%}"),
+        ("citations", report.citations, f"whole source {report.citations_whole_source}"),
+        ("citations of checked places", report.citations_checked_places, f"{report.checked_place_share:.0%} of places, "
+         f"{report.citations_checked_places / max(report.citations, 1):.0%} of citations"),
+        ("citations of unchecked places", report.citations_unchecked_places, "verify: unchecked-place"),
     ]
     for what, count, share in rows:
         table.add_row(what, str(count), share)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from gpu_stack.audit.graph import upstream
+from gpu_stack.audit.graph import reachable, upstream, variable_graph
 from gpu_stack.audit.resolver import resolve
 from gpu_stack.core import is_target_key, target_key, target_of
 from gpu_stack.errors import ProblemError
@@ -126,6 +126,7 @@ def formulate(registry: Registry, problem: Problem) -> Formulation:
     if not seeds:
         raise ProblemError("nothing to solve", hint="give --target/--free, an objective, or scenarios with outputs")
     cut = set(fixed) | freed
+    seeds = [*seeds, *_constraints_moved_by_the_decision(registry, selection, defining, freed, cut)]
     cone = upstream(registry, seeds, selection, cut=cut)
     order = {v: i for i, v in enumerate(registry.variables)}
     unknowns = sorted((v for v in cone if v not in fixed), key=order.__getitem__)
@@ -194,6 +195,28 @@ def _defined_free_message(registry: Registry, ident: str, defining: dict, proble
     return (f"'{ident}' is an output, computed by {equation.id} ({equation.model.eq}); it cannot be freed. "
             f"To hold it at a value, make it a target (--target {ident}=VALUE) and free one of the inputs it "
             f"stands on, nearest first: {inputs}.")
+
+
+def _constraints_moved_by_the_decision(registry: Registry, selection: dict[str, str], defining: dict,
+                                       freed: set[str], cut: set[str]) -> list[str]:
+    """Variables of the registry constraints the free variables move, so those constraints join the question.
+
+    A constraint such as mem.ineq.fits_in_hbm may lie outside the objective's cone (the memory chain
+    does not feed the cost when the recomputed share is assigned) yet still depend on the decision
+    (the data-parallel degree sets the micro-batches in flight): it binds the decision all the same.
+    It joins only when every root behind it has a value, so a constraint the question cannot
+    evaluate never makes it underdetermined.
+    """
+    graph = variable_graph(registry, selection)
+    moved = reachable(freed, graph.successors, stop=cut - freed)
+    seeds: list[str] = []
+    for constraint in registry.constraints.values():
+        if not moved & set(constraint.variables):
+            continue
+        behind = upstream(registry, constraint.variables, selection, cut=cut)
+        if all(v in cut or v in defining or v in registry.constants for v in behind):
+            seeds += constraint.variables
+    return seeds
 
 
 def _constraint_rows(registry: Registry, problem: Problem, cone: set[str], fixed: dict[str, float],
