@@ -251,12 +251,14 @@ def test_exposed_communication_from_parallel_traffic(resolve):
     """Hand derivation for GPT-3 175B (L = 96, h = 12288, s = 2048) with t = 8, p = 8, d = 16,
     b = 1, B = 512 (m = 32), bf16 activations and gradients:
       DP: N/(t·p) = 2.734e9 params × 2 B = 5.469e9 B; ring all-reduce 2·15/16 × that = 1.025e10 B
-          (ZeRO-3: 3·15/16 × that); at 50 GB/s: 0.2051 s
+          at 50 GB/s: 0.2051 s (ZeRO-3 gathering per micro-batch in both passes, gradients
+          accumulated locally: 15/16 × (32 × 2 + 1) × that)
       TP: message b·s·h·2 B = 50.33 MB; 4 all-reduces × 12 layers × 32 micro-batches × 2·7/8
           × 50.33 MB = 1.353e11 B; at 300 GB/s: 0.4510 s
       PP: scatter/gather message 50.33 MB / 8 = 6.291 MB; 2 × v(1) × 32 × 6.291 MB = 4.027e8 B;
           at 25 GB/s: 0.01611 s
-      exposed = (0.2051 + 0.4510 + 0.01611) × (1 − 0.6)
+      with nothing overlapped (serial DP, blocking sends, TP on the critical path) each type's
+      exposed time is its send time.
     """
     params, layers, hidden, seq, t, p, d, m = 175e9, 96, 12288, 2048, 8, 8, 16, 32
     assign = {
@@ -265,8 +267,11 @@ def test_exposed_communication_from_parallel_traffic(resolve):
         "par.global_batch_size": 512, "par.pp.virtual_stages": 1, "par.tp.allreduces_per_layer": 4,
         "training.precision.activation_bytes": "2 byte", "training.precision.gradient_bytes": "2 byte",
         "par.dp.bandwidth": "50 GB/s", "par.tp.bandwidth": "300 GB/s", "par.pp.bandwidth": "25 GB/s",
-        "training.comm_overlap_fraction": 0.6,
+        "par.sp.enabled": 0, "precision.weight_bytes": "2 byte", "par.dp.zero3.gather_passes": 2,
+        "par.dp.grad_accumulation_local": 1,
     }
+    serial = {"par.tp.comm_time": "par.eq.tp_comm_time", "training.comm.dp_exposed": "training.eq.dp_exposed_serial",
+              "training.comm.pp_exposed": "training.eq.pp_exposed_blocking"}
     grad = params / (t * p) * 2
     dp = 2 * (d - 1) / d * grad / 50e9
     message = seq * hidden * 2
@@ -276,10 +281,11 @@ def test_exposed_communication_from_parallel_traffic(resolve):
     check(mismatches, "DP time", resolve("par.dp.comm_time", assign), dp, 1e-9)
     check(mismatches, "ZeRO-3 traffic", resolve("par.dp.traffic_per_gpu", assign,
                                                 {"par.dp.traffic_per_gpu": "par.eq.dp_traffic_zero3"}),
-          3 * (d - 1) / d * grad, 1e-9)
-    check(mismatches, "TP time", resolve("par.tp.comm_time", assign), tp, 1e-9)
+          (d - 1) / d * (m * 2 + 1) * grad, 1e-9)
+    check(mismatches, "TP time", resolve("par.tp.comm_time", assign, serial), tp, 1e-9)
     check(mismatches, "PP time", resolve("par.pp.comm_time", assign), pp, 1e-9)
-    check(mismatches, "exposed", resolve("training.t_exposed_comm", assign), (dp + tp + pp) * 0.4, 1e-9)
+    for kind, expected in (("dp", dp), ("tp", tp), ("pp", pp)):
+        check(mismatches, f"{kind} exposed", resolve(f"training.comm.{kind}_exposed", assign, serial), expected, 1e-9)
     assert not mismatches, mismatches
 
 
