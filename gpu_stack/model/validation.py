@@ -158,8 +158,12 @@ def _read_file(registry: Registry, path: Path, seen: dict[str, str], suite: Vali
             raise ScenarioError(f"case '{row.name}': published = {row.published!r} is zero, so no relative error "
                                 "can be taken", file=path, line=published_line)
         _check_source(registry, row.source, path, _key_line(text, start, "source"))
-        for preset in row.presets:
-            find_scenario(preset, registry)   # an unknown pack is refused here, naming the known ones
+        for preset in row.presets:   # an unknown pack is refused here, naming the close ones
+            try:
+                find_scenario(preset, registry)
+            except ScenarioError as exc:
+                raise ScenarioError(f"case '{row.name}': {exc.message}", file=path,
+                                    line=_key_line(text, start, "presets"), hint=exc.hint) from None
         assign = tuple(parse_value(registry, ident, raw, origin=f"case {row.name}", where=where,
                                    line=_key_line(text, start, ident))
                        for ident, raw in row.assign.items())
