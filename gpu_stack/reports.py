@@ -21,7 +21,7 @@ __all__ = [
     "DebtRoot", "DebtFamily", "RootDebtReport", "VerifyProblem", "VerifyReport",
     "ValueItem", "StructureItem", "SolveResult", "SensitivityRoot", "SensitivityReport",
     "SweepColumn", "SweepPoint", "SweepReport", "ParetoPoint", "ParetoReport",
-    "SCHEMA_MODELS", "json_schemas",
+    "ValidationCaseItem", "ValidationFileItem", "ValidationReport", "SCHEMA_MODELS", "json_schemas",
 ]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -477,6 +477,70 @@ class ParetoReport(_Report):
     """What the command changed in the problem (its own objective is replaced)."""
     warnings: list[str] = Field(default_factory=list)
     """About the question: an input a later layer changed that an earlier pack's override cuts off."""
+class ValidationCaseItem(_Report):
+    """One validation case: the model's value of a quantity against its published figure."""
+
+    name: str
+    """The case's name (unique across validation/)."""
+    presets: list[str]
+    """The scenario packs that reproduce the run, applied in order."""
+    quantity: str
+    """The registry ID compared."""
+    unit: str
+    """The quantity's declared unit; `predicted`, `published` and `rule_of_thumb` are in it."""
+    status: Literal["ok", "missing", "error"]
+    """As in `resolve`: ok when the model computed the quantity."""
+    predicted: float | None
+    """The model's value; null unless status is ok."""
+    published: float
+    """The published figure, converted to `unit`."""
+    published_text: str
+    """The published figure as the case file writes it."""
+    error: float | None
+    """Signed relative error (predicted − published) / published; null unless status is ok."""
+    rule_of_thumb: float | None
+    """The same quantity from 6·N·D FLOPs at 40% of the GPUs' peak and nothing else (N the dense, or for a
+    mixture of experts the active, parameters); null for a quantity the rule does not give."""
+    rule_of_thumb_error: float | None
+    """Signed relative error of the rule of thumb against the published figure."""
+    source: str
+    """Reference key and the checked place that gives the published figure."""
+    flop_convention: str
+    """How the paper counts FLOPs, in words."""
+    missing: list[str] = Field(default_factory=list)
+    """Roots without a value (status missing)."""
+    errors: list[str] = Field(default_factory=list)
+    """Why the quantity could not be computed (status error)."""
+
+
+class ValidationFileItem(_Report):
+    """The cases of one validation file and their summary."""
+
+    file: str
+    """The file's stem under validation/, e.g. korthikanti2022_table5."""
+    description: str
+    """What the file compares."""
+    cases: list[ValidationCaseItem]
+    """Its cases, in the file's order (only those asked for with --case)."""
+    mean_abs_error: float | None
+    """Mean |error| over the cases computed; null when none was."""
+    max_abs_error: float | None
+    """Largest |error| over the cases computed; null when none was."""
+    rule_of_thumb_mean_abs_error: float | None
+    """Mean |error| of the rule of thumb over the cases that have one; null when none has."""
+
+
+class ValidationReport(_Report):
+    """`validate --json`: every validation case resolved and compared with its published figure."""
+
+    status: Literal["ok", "incomplete"]
+    """ok when every case was computed; incomplete when some case is missing a root or failed."""
+    case_count: int
+    """Cases compared."""
+    files: list[ValidationFileItem]
+    """One entry per validation file, sorted by name."""
+    warnings: list[str] = Field(default_factory=list)
+    """About the packs: an input a later layer changed that an earlier pack's override cuts off."""
 
 
 # command -> the model of its --json output (scenario-report prints a list of them for several scenarios)
@@ -490,6 +554,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "sensitivity": SensitivityReport,
     "sweep": SweepReport,
     "pareto": ParetoReport,
+    "validate": ValidationReport,
 }
 
 

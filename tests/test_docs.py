@@ -124,6 +124,7 @@ COMMANDS = {
     "sweep": ("sweep", "econ.cost.per_token", "--preset", FIXTURE, "--vary", "gpu.power.total=400:600:3"),
     "pareto": ("pareto", str(REPO / "problems" / "cheapest_gpus_under_power_and_deadline.toml"),
                "--objectives", "econ.run.total_cost,training.wallclock", "--points", "2"),
+    "validate": ("validate", "--case", "korthikanti2022_22b_full"),
 }
 
 

@@ -669,6 +669,31 @@ def pareto(
     return 0 if all(p.status == "ok" for p in report.points) else 1
 
 
+@app.command(cls=_Command)
+@guarded
+def validate(
+    case: Annotated[Optional[list[str]], typer.Option("--case", metavar="NAME", help="Only this case (see the "
+                                                      "[[case]] names under validation/); repeatable.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the README's validation table "
+                                           "(Markdown).")] = False,
+    units: UnitsOption = UnitsMode.human,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """Published runs against the model: predicted, published, error and the 6·N·D/(0.4·peak) rule of thumb."""
+    from gpu_stack.audit.validate import markdown_table, validate_suite
+    from gpu_stack.model.validation import load_validation
+    reg = _registry(registry)
+    report = validate_suite(reg, load_validation(reg, case or None))
+    _warn(report.warnings)
+    if as_json:
+        _emit_json(report.model_dump())
+    elif markdown:
+        sys.stdout.write(markdown_table(report))
+    else:
+        render.render_validate(_stdout(), report, Display(reg, units))
+    return 0 if report.status == "ok" else 1
+
+
 def main() -> None:
     """Entry point of the `gpu-stack` script."""
     try:

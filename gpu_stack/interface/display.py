@@ -120,7 +120,15 @@ class Display:
         """(number, unit label) of a value in `unit`; `ident` (a variable ID) tells fractions apart."""
         if self.mode is UnitsMode.declared or value is None:
             return fmt(value), unit
+        scale, label = self.scale(ident, value, unit)
+        return fmt(value * scale, _HUMAN_DIGITS), label
+
+    def scale(self, ident: str | None, value: float, unit: str) -> tuple[float, str]:
+        """(factor, unit label): the unit `quantity` picks for `value`, as a factor from `unit` (1 when declared),
+        so values shown beside it can be given in the same unit."""
+        if self.mode is UnitsMode.declared or value == 0:
+            return 1.0, unit
         variable = self.registry.variables.get(ident) if ident else None
         fraction = variable is not None and variable.min == 0 and variable.max == 1 and not variable.integer
         shown, label = human_unit(self.registry.units, value, unit, fraction=fraction)
-        return fmt(shown, _HUMAN_DIGITS), label
+        return shown / value, label

@@ -13,9 +13,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from gpu_stack.interface.display import Display, fmt
+from gpu_stack.interface.display import Display, UnitsMode, fmt
 from gpu_stack.model.entries import Reference
 from gpu_stack.reports import (ResolveReport, RootDebtReport, ScenarioReport, SensitivityReport, SolveResult,
+                               ValidationReport,
                                StatsReport, TraceItem, VerifyReport)
 
 __all__ = ["render_resolve", "render_scenario", "render_stats", "render_root_debt", "render_verify",
@@ -384,3 +385,44 @@ def render_warnings(console: Console, warnings: list[str]) -> None:
     """Warnings about the question itself (e.g. an assignment an override cuts off), one per line."""
     for warning in warnings:
         console.print(Text.assemble(("warning: ", "yellow bold"), warning))
+
+
+def _signed_percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.1f}%"
+
+
+def render_validate(console: Console, report: ValidationReport, display: Display) -> None:
+    """`validate`: per file, an aligned table of cases (predicted, published, error, rule of thumb), then
+    the file's mean and max |error|."""
+    for index, item in enumerate(report.files):
+        if index:
+            console.print()
+        console.print(Text(item.file, style="bold"))
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for header, justify in (("case", "left"), ("quantity", "left"), ("predicted", "right"),
+                                ("published", "right"), ("unit", "left"), ("error", "right"),
+                                ("6·N·D/(0.4·peak)", "right"), ("its error", "right")):
+            table.add_column(header, justify=justify, no_wrap=header != "case")
+        for case in item.cases:
+            # every value of a row in the unit chosen for the published figure (units are linear: one scale)
+            scale, unit = display.scale(case.quantity, case.published, case.unit)
+            digits = 7 if display.mode is UnitsMode.declared else 4
+
+            def shown(value: float | None) -> str:
+                return fmt(None if value is None else value * scale, digits)
+
+            published = shown(case.published)
+            predicted = shown(case.predicted) if case.predicted is not None else case.status
+            rule = shown(case.rule_of_thumb)
+            table.add_row(case.name, case.quantity, predicted, published, unit, _signed_percent(case.error), rule,
+                          _signed_percent(case.rule_of_thumb_error))
+        console.print(table)
+        mean = "—" if item.mean_abs_error is None else f"{100 * item.mean_abs_error:.1f}%"
+        largest = "—" if item.max_abs_error is None else f"{100 * item.max_abs_error:.1f}%"
+        rule = "—" if item.rule_of_thumb_mean_abs_error is None else f"{100 * item.rule_of_thumb_mean_abs_error:.1f}%"
+        console.print(f"mean |error| {mean}, max |error| {largest}; rule of thumb mean |error| {rule}")
+        for case in item.cases:
+            if case.missing:
+                console.print(f"{case.name}: missing roots {', '.join(case.missing)}")
+            for error in case.errors:
+                console.print(f"{case.name}: {error}")

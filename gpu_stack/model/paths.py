@@ -1,4 +1,4 @@
-"""Where the shipped registry, scenarios and problems live.
+"""Where the shipped registry, scenarios, problems and validation cases live.
 
 In a wheel they are packaged under `gpu_stack/_data/`; in a source checkout
 (editable install, tests) they are the top-level folders of the repository.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["builtin_registry", "builtin_scenarios", "builtin_problems"]
+__all__ = ["builtin_registry", "builtin_scenarios", "builtin_problems", "builtin_validation"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # gpu_stack/
 
@@ -33,3 +33,8 @@ def builtin_scenarios() -> Path:
 def builtin_problems() -> Path:
     """The shipped problems folder."""
     return _data_folder("problems")
+
+
+def builtin_validation() -> Path:
+    """The shipped validation folder (published figures of real runs, `gpu-stack validate`)."""
+    return _data_folder("validation")
