@@ -137,6 +137,10 @@ class Service:
             question = self._questions[presets] = compose(self.registry, presets)
         return question
 
+    def compiled_lab(self, presets: tuple[str, ...]) -> Lab | None:
+        """The lab of these presets if it is built already, else None (never builds)."""
+        return self._labs.get(presets)
+
     def lab(self, presets: tuple[str, ...]) -> Lab:
         """The compiled lab of a set of presets (built on first use, then kept)."""
         with self.lock:

@@ -183,6 +183,12 @@ async def _evaluate(service: Service, request: Request) -> Any:
     _fields(body, ["presets", "values"])
     presets = service.check_presets(_names(body, "presets"))
     values = service.check_values(_numbers(body, "values"))
+    lab = service.compiled_lab(presets)
+    if lab is not None and service.lock.acquire(blocking=False):
+        try:   # compiled and free: a few microseconds, answered without a hop to a worker thread
+            return {"outputs": lab.evaluate(values)}
+        finally:
+            service.lock.release()
     return {"outputs": await _locked(service, lambda: service.lab(presets).evaluate(values))}
 
 
