@@ -4,6 +4,7 @@
 
 import { api, escapeHtml, formatValue, readHash, showError, state, writeHash } from "./common.js";
 import { download, drawGraph, enablePanZoom, fit, pngBlob, svgText } from "./graph.js";
+import { ranks } from "./layout.js";
 
 const AUTO_COLLAPSE = 150;     // above this many visible variables, families fold (focus + context)
 const family = (id) => id.slice(0, id.lastIndexOf("."));
@@ -59,27 +60,41 @@ async function expand(id, kind) {
   view.steps.push(`${kind}:${id}`);
 }
 
+function visibleEdges() {
+  const edges = [];
+  for (const b of view.visible) for (const a of view.preds.get(b) || []) if (view.visible.has(a) && a !== b) edges.push([a, b]);
+  return edges;
+}
+
+/** The boxes to draw. Folded, the variables of one family in one column share a box (a family spans several
+ *  columns, so folding whole families would tie the drawing into loops); the target, the selection and its
+ *  neighbours stay single (focus + context). */
 function displayGraph() {
   const visible = [...view.visible];
+  const edges = visibleEdges();
   const fold = view.collapse === "on" || (view.collapse === "auto" && visible.length > AUTO_COLLAPSE);
   const keep = new Set([view.target, view.selected]);
   for (const map of [view.preds, view.succs]) for (const w of map.get(view.selected) || []) keep.add(w);
+  const column = fold ? ranks(visible, edges) : null;
+  const boxOf = (id) => `family:${family(id)}@${column.get(id)}`;
   const members = new Map();
-  const folds = (id) => fold && !keep.has(id) && !view.openFamilies.has(family(id));
-  for (const id of visible) if (folds(id)) {
-    if (!members.has(family(id))) members.set(family(id), []);
-    members.get(family(id)).push(id);
+  if (fold) for (const id of visible) {
+    if (keep.has(id) || view.openFamilies.has(family(id))) continue;
+    if (!members.has(boxOf(id))) members.set(boxOf(id), []);
+    members.get(boxOf(id)).push(id);
   }
-  const rep = (id) => (folds(id) && members.get(family(id)).length > 1 ? `family:${family(id)}` : id);
+  const boxed = new Map();   // variable → its shared box (boxes of one are not boxes)
+  for (const [box, list] of members) if (list.length > 1) for (const id of list) boxed.set(id, box);
+  const rep = (id) => boxed.get(id) || id;
   const nodes = [], seen = new Set();
   for (const id of visible) {
     const r = rep(id);
     if (seen.has(r)) continue;
     seen.add(r);
     if (r !== id) {
-      const name = family(id), count = members.get(name).length;
-      nodes.push({ id: r, label: `${name}.*`, sub: `${count} variables: click to open`, cls: "family",
-        title: members.get(name).join("\n") });
+      const list = members.get(r);
+      nodes.push({ id: r, label: `${family(id)}.* (${list.length})`, sub: "click to open the family", cls: "family",
+        title: list.join("\n") });
       continue;
     }
     const node = view.store.get(id);
@@ -88,15 +103,14 @@ function displayGraph() {
       cls: `${node.source}${id === view.target ? " target" : ""}${id === view.selected ? " selected" : ""}`,
       title: `${id}\n${node.description}` });
   }
-  const edges = [], pairs = new Set();
-  for (const b of visible) for (const a of view.preds.get(b) || []) {
-    if (!view.visible.has(a)) continue;
+  const shown = [], pairs = new Set();
+  for (const [a, b] of edges) {
     const ra = rep(a), rb = rep(b), key = `${ra}\u0000${rb}`;
     if (ra === rb || pairs.has(key)) continue;
     pairs.add(key);
-    edges.push([ra, rb]);
+    shown.push([ra, rb]);
   }
-  return { nodes, edges, folded: fold };
+  return { nodes, edges: shown, folded: fold };
 }
 
 function render({ center = false } = {}) {
@@ -217,7 +231,7 @@ export function initCone() {
     const g = event.target.closest("g.node");
     if (!g) return;
     const id = g.dataset.id;
-    if (id.startsWith("family:")) { view.openFamilies.add(id.slice(7)); render(); return; }
+    if (id.startsWith("family:")) { view.openFamilies.add(id.slice(7, id.lastIndexOf("@"))); render(); return; }
     select(id);
   });
   svg.addEventListener("dblclick", (event) => {

@@ -75,8 +75,11 @@ export function fit(svg, center = null) {
     const g = svg.querySelector(`g.node[data-id="${CSS.escape(center)}"]`);
     if (g) {
       const m = g.getAttribute("transform").match(/translate\(([-\d.e]+),([-\d.e]+)\)/);
-      const vw = Math.min(view[2], 2400), vh = vw / aspect;   // about seven columns: boxes stay readable
-      view = [Number(m[1]) + NODE_W / 2 - vw / 2, Number(m[2]) + NODE_H / 2 - vh / 2, vw, vh];
+      const vw = Math.min(view[2], 1300), vh = vw / aspect;   // about four columns: the text stays readable
+      const cx = Number(m[1]) + NODE_W / 2, cy = Number(m[2]) + NODE_H / 2;
+      // the node sits where it sits in the whole drawing: the target of an upstream cone at the right edge
+      const fx = Math.min(0.9, Math.max(0.1, (cx - x) / w)), fy = Math.min(0.9, Math.max(0.1, (cy - y) / h));
+      view = [cx - fx * vw, cy - fy * vh, vw, vh];
     }
   }
   svg.setAttribute("viewBox", view.join(" "));

@@ -2,21 +2,19 @@
 //
 // Sugiyama's frame, kept small: (1) cycles broken by reversing the back edges
 // of a depth-first walk, (2) longest-path layering (a node one column right
-// of its farthest input), (3) barycentric ordering within each column,
+// of its farthest input, or, when the graph has fewer sinks than sources,
+// one column left of its nearest reader), (3) barycentric ordering within each column,
 // sweeping right then left a few times (each node moves to the mean
 // position of its neighbours), (4) columns centred vertically. No dummy
 // nodes for long edges: they are drawn as curves across the columns.
 // Runs in O(sweeps · (V log V + E)); 2,500 nodes take a few milliseconds.
 
 /**
+ * Steps (1) and (2): the column of every node.
  * @param {string[]} ids node IDs
  * @param {Array<[string, string]>} edges [from, to] pairs (unknown ends are ignored)
- * @param {{width?: number, height?: number, gapX?: number, gapY?: number, sweeps?: number}} options
- * @returns {{positions: Map<string, {x: number, y: number, layer: number}>, back: Set<string>,
- *            width: number, height: number, layers: number}}
  */
-export function layeredLayout(ids, edges, options = {}) {
-  const { width = 220, height = 44, gapX = 90, gapY = 14, sweeps = 4 } = options;
+export function rankNodes(ids, edges) {
   const n = ids.length;
   const index = new Map(ids.map((id, i) => [id, i]));
   const succ = Array.from({ length: n }, () => []);
@@ -52,17 +50,51 @@ export function layeredLayout(ids, edges, options = {}) {
   // (2) longest-path layering over the forward edges (Kahn's order)
   const waiting = new Int32Array(n);
   for (let v = 0; v < n; v++) for (const w of succ[v]) if (forward(v, w)) waiting[w]++;
-  const rank = new Int32Array(n);
   const queue = [];
   for (let v = 0; v < n; v++) if (!waiting[v]) queue.push(v);
   for (let head = 0; head < queue.length; head++) {
     const v = queue[head];
-    for (const w of succ[v]) {
-      if (!forward(v, w)) continue;
-      if (rank[v] + 1 > rank[w]) rank[w] = rank[v] + 1;
-      if (--waiting[w] === 0) queue.push(w);
-    }
+    for (const w of succ[v]) if (forward(v, w) && --waiting[w] === 0) queue.push(w);
   }
+  // Longest path from the sources (a node just right of its farthest input) suits a graph with few
+  // sources, a downstream cone; longest path to the sinks (just left of its nearest reader) suits one
+  // with few sinks, an upstream cone: an input then sits beside the variable it feeds.
+  let sources = 0, sinks = 0;
+  for (let v = 0; v < n; v++) {
+    if (!pred[v].some((u) => forward(u, v))) sources++;
+    if (!succ[v].some((w) => forward(v, w))) sinks++;
+  }
+  const rank = new Int32Array(n);
+  if (sinks < sources) {
+    const height = new Int32Array(n);
+    for (let k = queue.length - 1; k >= 0; k--) {
+      const v = queue[k];
+      for (const w of succ[v]) if (forward(v, w) && height[w] + 1 > height[v]) height[v] = height[w] + 1;
+    }
+    const top = n ? Math.max(...height) : 0;
+    for (let v = 0; v < n; v++) rank[v] = top - height[v];
+  } else {
+    for (const v of queue) for (const w of succ[v]) if (forward(v, w) && rank[v] + 1 > rank[w]) rank[w] = rank[v] + 1;
+  }
+  return { n, index, succ, pred, back, forward, rank, order: queue };
+}
+
+/** A node's column for every ID: rankNodes as a Map. */
+export function ranks(ids, edges) {
+  const { rank } = rankNodes(ids, edges);
+  return new Map(ids.map((id, i) => [id, rank[i]]));
+}
+
+/**
+ * @param {string[]} ids node IDs
+ * @param {Array<[string, string]>} edges [from, to] pairs (unknown ends are ignored)
+ * @param {{width?: number, height?: number, gapX?: number, gapY?: number, sweeps?: number}} options
+ * @returns {{positions: Map<string, {x: number, y: number, layer: number}>, back: Set<string>,
+ *            width: number, height: number, layers: number}}
+ */
+export function layeredLayout(ids, edges, options = {}) {
+  const { width = 220, height = 44, gapX = 90, gapY = 14, sweeps = 4 } = options;
+  const { n, succ, pred, back, rank, order: queue } = rankNodes(ids, edges);
   const layerCount = n ? Math.max(...rank) + 1 : 0;
   const layers = Array.from({ length: layerCount }, () => []);
   for (const v of queue) layers[rank[v]].push(v);   // topological order is the first ordering
