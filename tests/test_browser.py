@@ -96,6 +96,13 @@ def test_search_an_id_expand_its_cone_and_read_a_node(page, registry, resolve_da
     cone = upstream(registry, [EMISSIONS], question.select, cut=question.assign)
     page.wait_for_function(f"window.gpuStack.coneView.visible.size === {len(cone)}")
     shots(page, "cone")
+    with page.expect_download() as svg:
+        page.click("#export-svg")
+    drawing = Path(svg.value.path()).read_text(encoding="utf-8")
+    assert drawing.startswith("<svg") and f'data-id="{EMISSIONS}"' in drawing
+    with page.expect_download() as png:
+        page.click("#export-png")
+    assert Path(png.value.path()).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     permalink = page.url
     page.goto("about:blank")
     page.goto(permalink)                                                      # the permalink restores the view
@@ -107,6 +114,7 @@ def test_a_dragged_slider_gives_what_resolve_assign_gives(page, resolve_data, sh
     slider = page.locator(f".input-row[data-id='{PRICE}'] .slider")
     slider.wait_for()
     _settled_lab(page)
+    page.click("#keep-a")                                                   # the presets' state, to compare
     box = slider.bounding_box()
     low, high, now = (float(slider.get_attribute("min")), float(slider.get_attribute("max")),
                       float(page.input_value(f".input-row[data-id='{PRICE}'] .number")))
@@ -122,7 +130,6 @@ def test_a_dragged_slider_gives_what_resolve_assign_gives(page, resolve_data, sh
     shown = float(page.get_attribute(f"tr[data-id='{PER_TOKEN}'] td.now", "data-value"))
     expected = resolve_data(PER_TOKEN, {PRICE: dragged}, presets=(LLAMA,))["value"]
     assert relative_error(shown, expected) < 1e-9, (dragged, shown, expected)
-    page.click("#keep-a")
     shots(page, "lab")
 
 

@@ -174,3 +174,27 @@ def test_200_concurrent_lab_updates_answer_without_errors_and_memory_stays_flat(
     assert len({json.loads(body)["outputs"][PER_TOKEN] for _status, _seconds, body in answers}) == 200
     grown = resident[-1] - resident[1]   # after the first round: connections and buffers are in place
     assert grown < 20_000, f"the server's resident memory grew by {grown} KiB over 400 lab updates ({resident})"
+
+
+def test_another_host_is_warned_about_and_a_taken_port_is_bad_input(cli):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", "--host", "127.0.0.1", "--port", str(port))
+        assert result.exit_code == 2 and f"cannot listen on 127.0.0.1 port {port}" in result.stderr
+        assert "warning" not in result.stderr
+        exposed = cli("serve", "--host", "0.0.0.0", "--port", str(port), "--preset", "no_such_scenario")
+    assert exposed.exit_code == 2
+    assert exposed.stderr.startswith("warning: serving on 0.0.0.0: every machine that reaches it can use the API")
+    assert "error: unknown scenario 'no_such_scenario'" in exposed.stderr
+
+
+def test_serve_without_its_extra_says_what_to_install(cli, monkeypatch):
+    import gpu_stack.serve
+    monkeypatch.setattr(gpu_stack.serve, "missing_extra", lambda: ["uvicorn"])
+    result = cli("serve")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: gpu-stack serve needs the 'serve' extra (uvicorn not installed) " \
+                                    "(pip install 'gpu-stack[serve]')"

@@ -530,7 +530,7 @@ def serve(
     from gpu_stack.serve import is_loopback, missing_extra, run_server
     missing = missing_extra()
     if missing:
-        raise InputError(f"gpu-stack serve needs {', '.join(missing)}, which are not installed",
+        raise InputError(f"gpu-stack serve needs the 'serve' extra ({', '.join(missing)} not installed)",
                          hint="pip install 'gpu-stack[serve]'")
     err = _stderr()
     if not is_loopback(host):

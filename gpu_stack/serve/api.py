@@ -26,7 +26,7 @@ from gpu_stack.audit.resolver import resolve
 from gpu_stack.core import Question
 from gpu_stack.errors import InputError, ProblemError, ScenarioError
 from gpu_stack.model.registry import Registry, load_registry
-from gpu_stack.model.scenarios import compose, describe_scenarios, parse_value
+from gpu_stack.model.scenarios import compose, describe_scenarios, list_scenarios, parse_value
 
 __all__ = ["LAYERS", "LAB_EXTRAS", "Service", "Lab", "scenario_toml"]
 
@@ -106,7 +106,8 @@ class Service:
 
     def __init__(self, registry_paths: Sequence[str] | None = None, default_presets: Sequence[str] = ()) -> None:
         self.registry: Registry = load_registry(list(registry_paths) if registry_paths else None)
-        self.scenarios = {item["id"]: item for item in describe_scenarios(self.registry)}
+        self.scenario_names = set(list_scenarios(self.registry))   # names only: reading every file waits for /api/meta
+        self._described: list[dict[str, str]] | None = None
         self.default_presets = self.check_presets(default_presets)
         self._labs: OrderedDict[tuple[str, ...], Lab] = OrderedDict()
         self._questions: dict[tuple[str, ...], Question] = {}
@@ -119,9 +120,9 @@ class Service:
         """Scenario names the registry ships (or its --registry siblings hold); anything else, a path included, is refused."""
         checked = []
         for name in names:
-            if name not in self.scenarios:
+            if name not in self.scenario_names:
                 import difflib
-                close = difflib.get_close_matches(name, list(self.scenarios), n=3, cutoff=0.6)
+                close = difflib.get_close_matches(name, sorted(self.scenario_names), n=3, cutoff=0.6)
                 raise ScenarioError(f"unknown scenario '{name}'", hint=("did you mean " + " or ".join(close) + "?")
                                     if close else "give a name from 'gpu-stack list scenarios'; paths are not taken here")
             checked.append(name)
@@ -159,7 +160,9 @@ class Service:
     def meta(self) -> dict[str, Any]:
         """Scenario names with kind and description, the default presets, the headline outputs, the layers."""
         from gpu_stack import __version__
-        return {"version": __version__, "scenarios": list(self.scenarios.values()),
+        if self._described is None:
+            self._described = describe_scenarios(self.registry)
+        return {"version": __version__, "scenarios": self._described,
                 "default_presets": list(self.default_presets), "headlines": list(HEADLINES),
                 "variables": len(self.registry.variables)}
 
