@@ -162,6 +162,11 @@ def test_the_exported_lab_state_resolves_to_the_numbers_shown(page, cli, tmp_pat
     result = cli("resolve", PER_TOKEN, "--preset", str(path), "--json")
     assert result.exit_code == 0, result.stderr
     assert relative_error(result.json()["value"], shown) < 1e-9
+    page.select_option("#pin-output", PER_TOKEN)
+    page.click("#to-cone")                                  # the cone viewer under the lab's values
+    page.wait_for_selector(f"#cone-details .node-id:text-is('{PER_TOKEN}')")
+    assert "econ.site.utilization = 0.8125" in page.text_content("#cone-status")
+    assert relative_error(float(page.get_attribute("#cone-details .node-value", "data-value")), shown) < 1e-9
 
 
 def test_the_atlas_lights_an_outputs_cone_across_the_layers(page, registry, shots):

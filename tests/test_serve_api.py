@@ -118,6 +118,8 @@ def test_bad_values_get_the_clis_message_with_400(client, cli):
     ("/api/lab/evaluate", {"presets": [LLAMA], "values": {PRICE: True}}, "must map to a number"),
     ("/api/lab/solve", {"presets": [LLAMA], "pin": PER_TOKEN, "pin_value": "x", "free": PRICE}, "finite number"),
     ("/api/lab/evaluate", [1, 2], "must be a JSON object"),
+    ("/api/lab/evaluate", {"presets": [LLAMA], "values": {"training.stall_fraction": 0.1}},
+     "'training.stall_fraction' is not one of the lab's inputs under runs.llama3_405b_h100"),
 ])
 def test_bad_requests_are_400_with_a_message(client, path, body, message):
     status, answer = _post(client, path, body)

@@ -71,8 +71,8 @@ class Lab:
         report = self.model.sensitivity(self.outputs[0])
         self.inputs = [self._slider(root.id, root.value, root.elasticity)
                        for root in report.roots[:LAB_INPUTS] if root.elasticity != 0.0]
-        self.given = tuple(sorted(item["id"] for item in self.inputs))
-        self.baseline = self.evaluate({item["id"]: item["value"] for item in self.inputs})
+        self.preset_values = {item["id"]: item["value"] for item in self.inputs}
+        self.baseline = self.evaluate({})
 
     def _slider(self, ident: str, value: float, elasticity: float) -> dict[str, Any]:
         variable = self.registry.variables[ident]
@@ -87,9 +87,19 @@ class Lab:
         return {"id": ident, "unit": variable.unit, "description": variable.description, "value": value,
                 "min": low, "max": high, "integer": bool(variable.integer), "elasticity": elasticity}
 
+    def check_inputs(self, values: Mapping[str, float]) -> None:
+        """Refuse a value for anything but the lab's inputs (each other set of IDs would compile a function of its own)."""
+        for ident in values:
+            if ident not in self.preset_values:
+                raise ScenarioError(f"'{ident}' is not one of the lab's inputs under {', '.join(self.presets) or 'no presets'}",
+                                    hint="the lab moves " + ", ".join(self.preset_values))
+
     def evaluate(self, values: Mapping[str, float]) -> dict[str, float]:
-        """The lab's outputs with `values` (ID → number in its declared unit) replacing the presets' inputs."""
-        answers = self.model.evaluate(self.outputs, dict(values))
+        """The lab's outputs with `values` (ID → number in its declared unit) replacing the presets' inputs.
+
+        Every call passes all the lab's inputs, so one compiled function answers them all."""
+        self.check_inputs(values)
+        answers = self.model.evaluate(self.outputs, {**self.preset_values, **values})
         return {ident: float(answers[ident]) for ident in self.outputs}
 
     def describe(self) -> dict[str, Any]:
@@ -265,6 +275,7 @@ class Service:
         """Hold `pin` at `pin_value` by moving `free`, from the lab state (presets + values): an inverse solve."""
         from gpu_stack.solver.compiled import Model
         lab = self.lab(presets)
+        lab.check_inputs(values)
         for ident in (pin, free):
             self.registry.require_variable(ident)
         pin_value = self.check_values({pin: pin_value})[pin] if pin not in lab.outputs else pin_value

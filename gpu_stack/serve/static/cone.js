@@ -123,9 +123,12 @@ function render({ center = false } = {}) {
   if (center && view.selected) fit(svg, view.selected);
   document.getElementById("cone-status").textContent =
     `${view.target}: ${view.visible.size} variables shown${folded ? ` (${nodes.length} boxes, families folded)` : ""}`
+    + `${Object.keys(view.assign).length ? ` · with ${Object.keys(view.assign).length} assigned: `
+      + Object.entries(view.assign).map(([id, v]) => `${id} = ${v}`).join(", ") : ""}`
     + ` · drawn in ${result.drawMs.toFixed(0)} ms`;
   svg.dataset.drawn = String(Number(svg.dataset.drawn || 0) + 1);
-  writeHash({ view: "cone", target: view.target, open: view.steps.join(","), collapse: view.collapse === "auto" ? "" : view.collapse });
+  writeHash({ view: "cone", target: view.target, open: view.steps.join(","), collapse: view.collapse === "auto" ? "" : view.collapse,
+    assign: Object.entries(view.assign).map(([id, v]) => `${id}:${v}`).join(",") });
   return performance.now() - started;
 }
 

@@ -158,6 +158,13 @@ export function initLab() {
     update();
   });
   document.getElementById("export").addEventListener("click", () => exportState().catch((e) => showError(errorBox, e)));
+  document.getElementById("to-cone").addEventListener("click", () => {
+    // the permalink of the cone viewer carries the lab's values as assignments
+    const assign = Object.entries(changed()).map(([id, v]) => `${id}:${v}`).join(",");
+    const target = document.getElementById("pin-output").value || lab.description.outputs[0].id;
+    location.hash = new URLSearchParams({ view: "cone", presets: state.presets.join(","), target, assign }).toString();
+    location.reload();
+  });
   state.onPresets(() => { if (lab.description) { writeHash({ lab: "" }); loadLab(); } });
 }
 
