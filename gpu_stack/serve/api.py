@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
 LAB_EXTRAS: tuple[str, ...] = ("mem.required_per_gpu", "mem.hbm.capacity_usable", "fab.yield.total")
 LAB_INPUTS = 8            # sliders: the inputs with the largest elasticities of the lab's first output
 _LABS_KEPT = 8            # compiled labs kept in memory (least recently used goes first)
+_QUESTIONS_KEPT = 64      # composed preset sets kept
 _SEARCH_LIMIT = 25
 
 
@@ -122,7 +123,7 @@ class Service:
         self._labs: OrderedDict[tuple[str, ...], Lab] = OrderedDict()
         self._questions: dict[tuple[str, ...], Question] = {}
         self.lock = threading.RLock()
-        self._search_rows = sorted((ident, v.description.lower(), v.unit) for ident, v in self.registry.variables.items())
+        self._search_rows = sorted((ident, v.description.lower()) for ident, v in self.registry.variables.items())
 
     # ------------------------------------------------------------------ checks
 
@@ -143,8 +144,11 @@ class Service:
         return {ident: parse_value(self.registry, ident, value, origin="serve").value for ident, value in values.items()}
 
     def question(self, presets: tuple[str, ...]) -> Question:
+        """The composed presets (kept: composing reads and converts every file of the packs)."""
         question = self._questions.get(presets)
         if question is None:
+            if len(self._questions) >= _QUESTIONS_KEPT:
+                self._questions.clear()
             question = self._questions[presets] = compose(self.registry, presets)
         return question
 
@@ -182,7 +186,7 @@ class Service:
         if not needle:
             return []
         ranked: list[tuple[int, str]] = []
-        for ident, description, _unit in self._search_rows:
+        for ident, description in self._search_rows:
             low = ident.lower()
             rank = 0 if low.startswith(needle) else 1 if needle in low else 2 if needle in description else None
             if rank is not None:
