@@ -54,6 +54,15 @@ def test_cost_per_token_under_llama_is_what_resolve_gives(client, resolve_data):
     assert node["source"] == "equation" and node["equation"]["unit_check"] == "ok"
 
 
+def test_a_downstream_cone_reaches_the_outputs_an_input_moves(client, registry):
+    from gpu_stack.audit.graph import downstream
+    status, cone = _post(client, "/api/cone", {"target": PRICE, "direction": "down", "presets": [LLAMA]})
+    assert status == 200 and {n["id"] for n in cone["nodes"]} == downstream(registry, [PRICE])
+    assert PER_TOKEN in {n["id"] for n in cone["nodes"]}
+    price = next(n for n in cone["nodes"] if n["id"] == PRICE)
+    assert price["source"] == "assign" and price["origin"] and price["refs"] is not None
+
+
 def test_a_lab_value_gives_what_resolve_assign_gives(client, resolve_data):
     status, lab = _post(client, "/api/lab", {"presets": [LLAMA]})
     assert status == 200 and PRICE in [i["id"] for i in lab["inputs"]]

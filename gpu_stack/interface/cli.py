@@ -519,7 +519,10 @@ def sensitivity_command(
 @app.command(cls=_Command)
 @guarded
 def serve(
-    preset: PresetOption = None,
+    preset: Annotated[Optional[list[str]], typer.Option(
+        "--preset", metavar="NAME", autocompletion=_complete_scenarios,
+        help="Scenario NAME (see 'gpu-stack list scenarios') the page starts with; repeatable, later wins. Names "
+        "only: the page offers the same names and never takes a path.")] = None,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port to listen on.")] = 8765,
     host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback exposes the API "
                                       "to the network (a warning is printed).")] = "127.0.0.1",
