@@ -56,8 +56,10 @@ def test_cost_per_token_under_llama_is_what_resolve_gives(client, resolve_data):
 
 def test_a_downstream_cone_reaches_the_outputs_an_input_moves(client, registry):
     from gpu_stack.audit.graph import downstream
+    from gpu_stack.model.scenarios import compose
     status, cone = _post(client, "/api/cone", {"target": PRICE, "direction": "down", "presets": [LLAMA]})
-    assert status == 200 and {n["id"] for n in cone["nodes"]} == downstream(registry, [PRICE])
+    expected = downstream(registry, [PRICE], compose(registry, [LLAMA]).select)   # under the presets' selection
+    assert status == 200 and {n["id"] for n in cone["nodes"]} == expected
     assert PER_TOKEN in {n["id"] for n in cone["nodes"]}
     price = next(n for n in cone["nodes"] if n["id"] == PRICE)
     assert price["source"] == "assign" and price["origin"] and price["refs"] is not None
