@@ -104,3 +104,13 @@ def check(mismatches: list[str], label: str, value: float, expected: float, rel:
     """Collect a mismatch (so one run shows every broken figure) instead of asserting at once."""
     if relative_error(value, expected) > rel:
         mismatches.append(f"{label}: got {value!r}, expected {expected!r} (rel. tol. {rel})")
+
+
+@pytest.fixture(scope="session")
+def served():
+    """A real `gpu-stack serve --preset runs.llama3_405b_h100` on a free loopback port: (base URL, pid, seconds
+    until it answered). Started once for the browser and load tests."""
+    pytest.importorskip("uvicorn", reason="the 'serve' extra is not installed")
+    from serving import running_server
+    with running_server() as server:
+        yield server

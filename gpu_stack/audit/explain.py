@@ -8,10 +8,10 @@ from gpu_stack.errors import UnknownIdError
 from gpu_stack.audit.graph import boundary_of, variable_graph
 from gpu_stack.model.registry import Registry
 
-__all__ = ["explain"]
+__all__ = ["explain", "references_of"]
 
 
-def _refs(registry: Registry, refs: list[str]) -> list[dict[str, str]]:
+def references_of(registry: Registry, refs: list[str]) -> list[dict[str, str]]:
     from gpu_stack.model.entries import ref_key
     out = []
     for ref in refs:
@@ -34,7 +34,7 @@ def explain(registry: Registry, ident: str) -> dict[str, Any]:
         graph = variable_graph(registry)
         return {
             "kind": "variable", "id": ident, "unit": variable.unit, "description": variable.description,
-            "refs": _refs(registry, variable.refs), "min": variable.min, "max": variable.max,
+            "refs": references_of(registry, variable.refs), "min": variable.min, "max": variable.max,
             "nominal": variable.nominal, "integer": variable.integer,
             "boundary": boundary_of(registry, ident) if active is None else None,
             "defined_by": [{"id": e.id, "eq": e.model.eq, "active": active is not None and e.id == active.id,
@@ -48,7 +48,7 @@ def explain(registry: Registry, ident: str) -> dict[str, Any]:
         equation = registry.equations[ident]
         return {
             "kind": "equation", "id": ident, "eq": equation.model.eq, "description": equation.model.description,
-            "refs": _refs(registry, equation.model.refs), "defines": equation.defines,
+            "refs": references_of(registry, equation.model.refs), "defines": equation.defines,
             "group": equation.model.group,
             "active_by_default": equation.model.group is None or registry.select()[equation.model.group] == ident,
             "valid": equation.model.valid,
@@ -59,14 +59,14 @@ def explain(registry: Registry, ident: str) -> dict[str, Any]:
     if ident in registry.constraints:
         constraint = registry.constraints[ident]
         return {"kind": "constraint", "id": ident, "expr": constraint.model.expr,
-                "description": constraint.model.description, "refs": _refs(registry, constraint.model.refs),
+                "description": constraint.model.description, "refs": references_of(registry, constraint.model.refs),
                 "variables": list(constraint.variables),
                 "origin": str(constraint.model.origin) if constraint.model.origin else None}
     if ident in registry.constants:
         constant = registry.constants[ident]
         return {"kind": "constant", "id": ident, "value": registry.constant_values[ident],
                 "unit": registry.constant_units[ident], "description": constant.description,
-                "refs": _refs(registry, constant.refs),
+                "refs": references_of(registry, constant.refs),
                 "origin": str(constant.origin) if constant.origin else None}
     if ident in registry.references:
         reference = registry.references[ident]

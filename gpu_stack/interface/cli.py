@@ -694,6 +694,40 @@ def validate(
     return 0 if report.status == "ok" else 1
 
 
+@app.command(cls=_Command)
+@guarded
+def serve(
+    preset: Annotated[Optional[list[str]], typer.Option(
+        "--preset", metavar="NAME", autocompletion=_complete_scenarios,
+        help="Scenario NAME (see 'gpu-stack list scenarios') the page starts with; repeatable, later wins. Names "
+        "only: the page offers the same names and never takes a path.")] = None,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port to listen on.")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback exposes the API "
+                                      "to the network (a warning is printed).")] = "127.0.0.1",
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
+    registry: RegistryOption = None,
+) -> int:
+    """Cone viewer, stack atlas and scenario lab in the browser (needs the 'serve' extra)."""
+    from gpu_stack.serve import is_loopback, missing_extra, run_server
+    missing = missing_extra()
+    if missing:
+        raise InputError(f"gpu-stack serve needs the 'serve' extra ({', '.join(missing)} not installed)",
+                         hint="pip install 'gpu-stack[serve]'")
+    err = _stderr()
+    if not is_loopback(host):
+        err.print(f"warning: serving on {host}: every machine that reaches it can use the API, which has no "
+                  "authentication; use the default 127.0.0.1 unless you mean it")
+
+    def ready(url: str) -> None:
+        err.print(f"gpu-stack serve: {url} (Ctrl-C stops)")
+        if open_browser:
+            import webbrowser
+            webbrowser.open(url)
+
+    run_server(host, port, registry, preset or [], ready)
+    return 0
+
+
 def main() -> None:
     """Entry point of the `gpu-stack` script."""
     try:
