@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["builtin_registry", "builtin_scenarios", "builtin_problems"]
+__all__ = ["builtin_registry", "builtin_scenarios", "builtin_problems", "builtin_observations"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # gpu_stack/
 
@@ -33,3 +33,8 @@ def builtin_scenarios() -> Path:
 def builtin_problems() -> Path:
     """The shipped problems folder."""
     return _data_folder("problems")
+
+
+def builtin_observations() -> Path:
+    """The shipped observations folder (what `gpu-stack calibrate` fits the calibrated packs to)."""
+    return _data_folder("observations")
