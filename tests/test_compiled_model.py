@@ -117,7 +117,7 @@ def test_a_point_outside_a_domain_is_nan_in_a_batch_and_an_error_alone(llama):
 
 
 def test_model_solve_and_optimize_match_the_problem_files(registry):
-    model = Model(["runs.llama3_405b_h100_calibrated"], registry=registry)
+    model = Model(["runs.llama3_405b_h100_first_order"], registry=registry)
     inverse = model.solve(targets={"training.wallclock": "70 day"}, free=["training.stall_fraction"])
     assert inverse.status == "ok"
     file_answer = solve_prepared(prepare(registry, load_problem(registry, REPO / "problems" /
