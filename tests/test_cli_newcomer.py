@@ -35,7 +35,7 @@ def test_list_scenarios_names_every_shipped_file_as_preset_accepts_it(cli, regis
     data = cli("list", "scenarios", "--json").json()
     assert {item["id"] for item in data} == shipped
     for item in data:
-        assert item["kind"] in ("synthetic", "cited", "measured")
+        assert item["kind"] in ("synthetic", "cited", "measured", "calibrated")
         assert find_scenario(item["id"], registry).resolve() == \
             (REPO / "scenarios" / Path(*item["id"].split("."))).with_suffix(".toml").resolve()
     text = cli("list", "scenarios").stdout

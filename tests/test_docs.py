@@ -121,6 +121,9 @@ COMMANDS = {
     "verify": ("verify",),
     "solve": ("solve", str(REPO / "problems" / "required_throughput_for_cost.toml")),
     "sensitivity": ("sensitivity", "econ.cost.per_token", "--preset", FIXTURE),
+    "calibrate": ("calibrate", "h100_sxm_gemm", "--fit", "kernel.gemm.peak_fraction=0.5:1", "--fit",
+                  "kernel.gemm.depth_half_k=0:5000", "--fit", "kernel.launch.cpu_time_per_kernel=1e-6:5e-5",
+                  "--holdout", "bf16_8192_sustained"),
 }
 
 
