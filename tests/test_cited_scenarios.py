@@ -77,7 +77,7 @@ def _chain(path: Path) -> list[Path]:
 MINE = ("site", "node", "workload", "runs")  # the pack folders of these runs; hardware/ is another area's
 
 
-@pytest.mark.parametrize("run", ["llama3_405b_h100", "bloom_176b_a100"])
+@pytest.mark.parametrize("run", ["llama3_405b_h100", "bloom_176b_a100", "llama2_70b_a100"])
 def test_cited_values_carry_sources_and_assumptions_only_fill_gaps(run):
     """Every value of a cited pack is a table with a source that is not an assumption; every value of a
     synthetic pack of these runs says 'assumption: why'; no assumption overrides a cited or measured
