@@ -403,12 +403,12 @@ class ObservationRow(_Report):
     """The observed value, converted to `unit`."""
     before: float | None
     """The model's value with the fitted inputs at their `before` values; null when the model's solve fails there."""
-    after: float
-    """The model's value with the fitted inputs."""
+    after: float | None
+    """The model's value with the fitted inputs; null when the model's solve fails its check there."""
     error_before: float | None
     """before / observed − 1."""
-    error_after: float
-    """after / observed − 1."""
+    error_after: float | None
+    """after / observed − 1 (null as `after`)."""
     source: str
     """Where the observed value comes from."""
 

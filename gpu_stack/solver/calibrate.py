@@ -177,9 +177,9 @@ def _rows(functions: list[ca.Function], rows: Sequence[Observation], holdout: Se
             ok = False
         report.append(ObservationRow(
             name=row.name, role="holdout" if row.name in holdout else "fit", quantity=row.quantity, unit=row.unit,
-            observed=row.observed, before=before, after=after if after is not None else math.nan,
+            observed=row.observed, before=before, after=after,
             error_before=None if before is None else before / row.observed - 1,
-            error_after=(after / row.observed - 1) if after is not None else math.nan, source=row.source))
+            error_after=None if after is None else after / row.observed - 1, source=row.source))
     return report, ok
 
 
@@ -187,11 +187,15 @@ def _parameters(fit: Sequence[FitInput], values: np.ndarray, baseline: dict[str,
                 rows: list[ObservationRow]) -> tuple[list[FittedParameter], list[str]]:
     """Values with intervals from σ²(JᵀJ)⁻¹, and notes on what limits them."""
     notes: list[str] = []
-    fit_errors = np.array([row.error_after for row in rows if row.role == "fit"])
+    fit_errors = np.array([math.nan if row.error_after is None else row.error_after
+                           for row in rows if row.role == "fit"])
     dof = len(fit_errors) - len(fit)
     errors: np.ndarray | None = None
-    rank = np.linalg.matrix_rank(jacobian) if jacobian.size else 0
-    if dof <= 0:
+    finite = bool(np.all(np.isfinite(fit_errors)) and np.all(np.isfinite(jacobian)))
+    rank = np.linalg.matrix_rank(jacobian) if jacobian.size and finite else 0
+    if not finite:
+        notes.append("a fit row has no model value at the fitted inputs: no intervals")
+    elif dof <= 0:
         notes.append("as many fit rows as fitted inputs: the fit is exact and leaves no degree of freedom for "
                      "intervals")
     elif rank < len(fit):
@@ -220,6 +224,6 @@ def _rms(rows: list[ObservationRow], role: str) -> dict[str, float | None]:
     chosen = [row for row in rows if row.role == role]
     if not chosen:
         return {"before": None, "after": None}
-    before = [row.error_before for row in chosen]
-    return {"before": None if any(e is None for e in before) else math.sqrt(sum(e * e for e in before) / len(before)),
-            "after": math.sqrt(sum(row.error_after ** 2 for row in chosen) / len(chosen))}
+    return {when: None if any(e is None for e in errors) else math.sqrt(sum(e * e for e in errors) / len(errors))
+            for when, errors in (("before", [row.error_before for row in chosen]),
+                                 ("after", [row.error_after for row in chosen]))}
