@@ -165,3 +165,28 @@ def test_calibration_table_goes_with_kind_calibrated_only(cli, tmp_path):
         pack.write_text(f'kind = "{kind}"\ndescription = "d"\n{table}')
         result = cli("resolve", "gpu.tdp", "--preset", str(pack))
         assert result.exit_code == 2 and "[calibration] table goes with kind" in result.stderr
+
+
+def test_a_preset_path_is_taken_from_the_observations_folder(cli, tmp_path):
+    """presets = ["dev.toml"] in an observations file names the pack beside it; three exact synthetic rows
+    made from known constants give those constants back."""
+    (tmp_path / "dev.toml").write_text(
+        'kind = "synthetic"\ndescription = "a made-up device"\n[assign]\n"gpu.n_sms" = 132\n'
+        '"arith.sm.flops_per_clock" = "4096 FLOP"\n"kernel.gemm.tile_m" = 128\n"kernel.gemm.tile_n" = 256\n'
+        '"kernel.launch.cpu_time_per_kernel" = "1 us"\n')
+    rows = []
+    for n in (2048, 4096, 8192):   # compute-bound sizes: the launch floor (1 µs) never binds
+        tiles = (n // 128) * (n // 256)
+        waves = -(-tiles // 132)
+        tflops = 0.8 * tiles / (waves * 132) * n / (n + 600) * SM_FLOPS_PER_CLOCK * 1.5e9 / 1e12
+        rows.append(f'[[observation]]\nname = "n{n}"\nquantity = "kernel.probe.throughput"\n'
+                    f'observed = "{tflops!r} TFLOP/s"\nsource = "synthetic"\n[observation.assign]\n'
+                    f'"kernel.probe.m" = {n}\n"kernel.probe.n" = {n}\n"kernel.probe.k" = {n}\n'
+                    '"kernel.probe.clock" = "1500 MHz"\n')
+    (tmp_path / "obs.toml").write_text('presets = ["dev.toml"]\n' + "\n".join(rows))
+    result = cli("calibrate", str(tmp_path / "obs.toml"), "--fit", "kernel.gemm.peak_fraction=0.5:1",
+                 "--fit", "kernel.gemm.depth_half_k=0:5000", "--json")
+    assert result.exit_code == 0, result.stderr
+    fitted = {p["id"]: p["value"] for p in result.json()["parameters"]}
+    assert fitted["kernel.gemm.peak_fraction"] == pytest.approx(0.8, rel=1e-6)
+    assert fitted["kernel.gemm.depth_half_k"] == pytest.approx(600, rel=1e-5)

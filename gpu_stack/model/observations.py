@@ -23,7 +23,7 @@ from gpu_stack.model.limits import file_exists
 from gpu_stack.model.loader import read_text, read_toml, validate_file
 from gpu_stack.model.paths import builtin_observations
 from gpu_stack.model.registry import Registry
-from gpu_stack.model.scenarios import load_scenario, parse_value
+from gpu_stack.model.scenarios import find_scenario, load_scenario, parse_value
 
 __all__ = ["Observation", "Observations", "find_observations", "load_observations"]
 
@@ -37,7 +37,7 @@ class Observation:
     observed: float
     unit: str
     source: str
-    presets: tuple[str, ...]                 # the file's presets, then the row's own
+    presets: tuple[str, ...]                 # the scenario files of the file's presets, then the row's own
     assign: dict[str, Assignment] = field(default_factory=dict)   # the file's [assign], then the row's
     line: int | None = None
 
@@ -50,7 +50,8 @@ class Observations:
     label: str                               # how reports and generated packs name the file
     sha256: str                              # of the file's bytes: a generated pack records which data it fits
     description: str
-    presets: tuple[str, ...]
+    presets: tuple[str, ...]                 # as the file names them
+    preset_files: tuple[str, ...]            # the scenario files they name
     rows: tuple[Observation, ...]
 
 
@@ -86,8 +87,8 @@ def load_observations(registry: Registry, ref: str) -> Observations:
     data, text = read_toml(path)
     contents = validate_file(ObservationsFile, data, text, path, ScenarioError)
     lines = {m.group(1): text.count("\n", 0, m.start()) + 1 for m in _ROW_NAME.finditer(text)}
-    for preset in contents.presets:
-        load_scenario(registry, preset, relative_to=path.parent)   # fails early, naming the preset
+    # presets as files (a path in the file is relative to it), each loaded once here to fail early
+    presets = tuple(_preset_file(registry, preset, path) for preset in contents.presets)
     shared = {ident: parse_value(registry, ident, raw, origin=path.name, where=str(path))
               for ident, raw in contents.assign.items()}
     rows: list[Observation] = []
@@ -103,16 +104,22 @@ def load_observations(registry: Registry, ref: str) -> Observations:
         if observed == 0:
             raise ScenarioError(f"observation '{entry.name}': observed value is 0; the fit compares relative "
                                 "errors", file=path, line=line, hint="observe a nonzero quantity")
-        for preset in entry.presets:
-            load_scenario(registry, preset, relative_to=path.parent)
+        own_presets = tuple(_preset_file(registry, preset, path) for preset in entry.presets)
         own = {ident: parse_value(registry, ident, raw, origin=f"{path.name}:{entry.name}", where=str(path),
                                   line=line)
                for ident, raw in entry.assign.items()}
         rows.append(Observation(entry.name, entry.quantity, observed, variable.unit, entry.source,
-                                (*contents.presets, *entry.presets), {**shared, **own}, line))
+                                (*presets, *own_presets), {**shared, **own}, line))
     digest = hashlib.sha256(read_text(path).encode("utf-8")).hexdigest()
     return Observations(path, _label(path), digest, " ".join(contents.description.split()),
-                        tuple(contents.presets), tuple(rows))
+                        tuple(contents.presets), presets, tuple(rows))
+
+
+def _preset_file(registry: Registry, preset: str, path: Path) -> str:
+    """The scenario file a preset names (a relative path is taken from the observations file's folder)."""
+    found = find_scenario(preset, registry, relative_to=path.parent)
+    load_scenario(registry, str(found))
+    return str(found.resolve())
 
 
 def _observed(registry: Registry, quantity: str, raw: object, path: Path, line: int | None) -> float:

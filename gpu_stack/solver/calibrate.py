@@ -112,7 +112,9 @@ def calibrate(registry: Registry, observations: Observations, fit: Sequence[FitI
     x_opt = np.array(solution["x"]).ravel()
     values = x_opt * scale
     jacobian = np.array(ca.Function("J", [x], [ca.jacobian(residuals, x)])(x_opt)) / scale
-    baseline = _presets_values(models[observations.presets or observations.rows[0].presets], ids)
+    if observations.preset_files not in models:
+        models[observations.preset_files] = Model(observations.preset_files, registry=registry)
+    baseline = _presets_values(models[observations.preset_files], ids)
     rows, checks_ok = _rows(functions, observations.rows, holdout, values, baseline)
     parameters, notes = _parameters(fit, values, baseline, jacobian, rows)
     if not checks_ok:
