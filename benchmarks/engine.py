@@ -8,7 +8,7 @@ Questions (see benchmarks/README.md for what each row means):
 * the Llama 3.1 405B run: forward of three outputs (`runs.llama3_405b_h100`),
   the inverse of problems/llama3_405b_mfu_for_deadline.toml and the
   optimization of problems/largest_model_in_30_days.toml
-  (`runs.llama3_405b_h100_calibrated`);
+  (`runs.llama3_405b_h100_first_order`);
 * a synthetic registry of 1,000 equations (benchmarks/synthetic.py):
   forward of the final output, the inverse with one root moved, and an
   optimization over 20 free roots;
@@ -77,11 +77,11 @@ from synthetic import FINAL, write_synthetic  # noqa: E402
 from translate import ForwardModel, forward_model, forward_program  # noqa: E402
 
 LLAMA_RUN = "runs.llama3_405b_h100"
-LLAMA_CALIBRATED = "runs.llama3_405b_h100_calibrated"
+LLAMA_FIRST_ORDER = "runs.llama3_405b_h100_first_order"
 LLAMA_OUTPUTS = ["econ.cost.per_token", "training.tokens_per_sec", "training.wallclock"]
 LLAMA_INVERSE = "llama3_405b_mfu_for_deadline.toml"
 LLAMA_OPTIMIZATION = "largest_model_in_30_days.toml"
-LLAMA_SECOND_DEADLINE = 71.0 / 70.0   # the inverse alternates 70 and 71 days, so no call repeats the last
+LLAMA_SECOND_DEADLINE = 71.0 / 70.0   # the inverse alternates the problem's deadline and 1/70 more, so no call repeats the last
 SYNTHETIC_EQUATIONS = 1000
 SEED = 20240601
 INVERSE_STEP = 1e-3                 # the synthetic inverse moves one root by ±0.1 % (alternating)
@@ -266,15 +266,15 @@ def llama_section(report: Report, registry: Registry, work: Path, runs: int) -> 
     (free, bounds), = spec["free"].items()
     first = parse_value(registry, target, target_text, origin="benchmark").value
     second = first * LLAMA_SECOND_DEADLINE
-    calibrated = Model(presets=[LLAMA_CALIBRATED], registry=registry)
-    answer = calibrated.solve(targets={target: first}, free={free: bounds})
+    first_order = Model(presets=[LLAMA_FIRST_ORDER], registry=registry)
+    answer = first_order.solve(targets={target: first}, free={free: bounds})
     by_file = solve_prepared(prepare(registry, load_problem(registry, path)))
     report.agree("Llama inverse", f"{free} (problem file)", answer.value(free), by_file.value(free),
                  "solve_prepared")
-    problem = model_problem(calibrated)
+    problem = model_problem(first_order)
     formulation = formulate(registry, problem)
-    fixed_c = {k: a.value for k, a in calibrated.question.assign.items()}
-    selection_c = registry.select(calibrated.question.select)
+    fixed_c = {k: a.value for k, a in first_order.question.assign.items()}
+    selection_c = registry.select(first_order.question.select)
     inv_question = OpenMDAOQuestion(registry, selection_c, list(fixed_c), [target], fixed_c,
                                     {"balances": [(free, target, first)], "scale": dict(formulation.scale),
                                      "start": dict(formulation.start)})
@@ -284,17 +284,17 @@ def llama_section(report: Report, registry: Registry, work: Path, runs: int) -> 
                         f"that, so no call repeats the last), free {free}: answer {answer.value(free):.6g}; "
                         f"{answer.message}; OpenMDAO Newton iterations {om.newton_iterations}")
     log("Llama inverse: warm")
-    solve = lambda t: calibrated.solve(targets={target: t}, free={free: bounds})  # noqa: E731
+    solve = lambda t: first_order.solve(targets={target: t}, free={free: bounds})  # noqa: E731
     engine_inv, engine_inv_reset, om_inv = interleaved([
         Timed(alternate(solve, [first, second])),
-        Timed(lambda: solve(first), setup=reset_start(calibrated)),
+        Timed(lambda: solve(first), setup=reset_start(first_order)),
         Timed(om.problem.run_model, setup=om.reset)], runs)
     report.rows.append(speed_row("Llama inverse, warm (alternating targets)", engine_inv, om_inv, TARGET_WARM))
     report.rows.append(speed_row("Llama inverse, warm (restart, as OpenMDAO)", engine_inv_reset, om_inv, TARGET_WARM))
     report.profiled("Llama inverse, warm (alternating targets)", alternate(solve, [first, second]), 300)
 
     def first_inverse(reg: Registry) -> Callable[[], Any]:
-        fresh = Model(presets=[LLAMA_CALIBRATED], registry=reg)
+        fresh = Model(presets=[LLAMA_FIRST_ORDER], registry=reg)
         return lambda: fresh.solve(targets={target: first}, free={free: bounds})
     setups.append(SetupQuestion("Llama inverse", builtin, first_inverse, inv_question))
 
@@ -306,7 +306,7 @@ def llama_section(report: Report, registry: Registry, work: Path, runs: int) -> 
     sense = "maximize" if spec["maximize"] else "minimize"
 
     def optimizer(reg: Registry) -> Model:
-        return Model(presets=[LLAMA_CALIBRATED], assign=spec["assign"], select=spec["select"], registry=reg)
+        return Model(presets=[LLAMA_FIRST_ORDER], assign=spec["assign"], select=spec["select"], registry=reg)
 
     def optimize(m: Model) -> Any:
         return m.optimize(**{sense: spec[sense]}, free={design_var: (low, high)}, constraints=spec["constraints"])

@@ -21,7 +21,8 @@ __all__ = [
     "DebtRoot", "DebtFamily", "RootDebtReport", "VerifyProblem", "VerifyReport",
     "ValueItem", "StructureItem", "SolveResult", "SensitivityRoot", "SensitivityReport",
     "SweepColumn", "SweepPoint", "SweepReport", "ParetoPoint", "ParetoReport",
-    "ValidationCaseItem", "ValidationFileItem", "ValidationReport", "SCHEMA_MODELS", "json_schemas",
+    "ValidationCaseItem", "ValidationFileItem", "ValidationReport",
+    "FittedParameter", "ObservationRow", "CalibrationReport", "SCHEMA_MODELS", "json_schemas",
 ]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -542,6 +543,84 @@ class ValidationReport(_Report):
     warnings: list[str] = Field(default_factory=list)
     """About the packs: an input a later layer changed that an earlier pack's override cuts off."""
 
+class FittedParameter(_Report):
+    """One input `calibrate` fitted."""
+
+    id: str
+    """The fitted variable."""
+    unit: str
+    """Its declared unit (every value here is in it)."""
+    before: float
+    """Its value before the fit: as the observations file's presets assign it, else the registry's nominal value."""
+    value: float
+    """The least-squares value."""
+    low: float | None
+    """Lower end of the confidence interval (value − t·standard error); null when the fit leaves no degree of
+    freedom or the Jacobian does not determine the value."""
+    high: float | None
+    """Upper end of the confidence interval; null as `low`."""
+    std_error: float | None
+    """Standard error from the Jacobian of the relative residuals: sqrt of the diagonal of σ²(JᵀJ)⁻¹, σ² the
+    residual sum of squares over the degrees of freedom; null as `low`."""
+    bounds: list[float | None]
+    """[min, max] the fit allowed (from --fit ID=MIN:MAX, else the variable's own domain)."""
+    at_bound: bool
+    """True when the value sits on a bound: the interval then describes the other inputs, not this one."""
+
+
+class ObservationRow(_Report):
+    """One observation: what was measured or published, and the model before and after the fit."""
+
+    name: str
+    """The row's name in the observations file."""
+    role: Literal["fit", "holdout"]
+    """fit: used by the least squares; holdout: left out (--holdout) and predicted."""
+    quantity: str
+    """The variable compared."""
+    unit: str
+    """Its declared unit."""
+    observed: float
+    """The observed value, converted to `unit`."""
+    before: float | None
+    """The model's value with the fitted inputs at their `before` values; null when the model's solve fails there."""
+    after: float | None
+    """The model's value with the fitted inputs; null when the model's solve fails its check there."""
+    error_before: float | None
+    """before / observed − 1."""
+    error_after: float | None
+    """after / observed − 1 (null as `after`)."""
+    source: str
+    """Where the observed value comes from."""
+
+
+class CalibrationReport(_Report):
+    """`calibrate --json`: a least-squares fit of inputs to observations through the compiled model."""
+
+    observations: str
+    """The observations file as named on the command line (its path relative to the project when it is shipped)."""
+    sha256: str
+    """SHA-256 of the observations file's bytes."""
+    presets: list[str]
+    """The scenario packs every row runs on."""
+    parameters: list[FittedParameter]
+    """The fitted inputs, in --fit order."""
+    rows: list[ObservationRow]
+    """Every observation, fit rows and held-out rows, in file order."""
+    degrees_of_freedom: int
+    """Fit rows minus fitted inputs."""
+    confidence: float
+    """Level of the intervals (two-sided, Student's t with `degrees_of_freedom`)."""
+    rms_error_fit: dict[str, float | None]
+    """Root mean square of the relative errors on the fit rows: {"before": …, "after": …}."""
+    rms_error_holdout: dict[str, float | None]
+    """The same on the held-out rows (null when there are none)."""
+    status: Literal["ok", "failed"]
+    """ok: IPOPT converged and every row's model solve passed its check."""
+    message: str
+    """IPOPT's return status."""
+    notes: list[str] = Field(default_factory=list)
+    """What limits the intervals: a parameter on a bound, no degree of freedom, a rank-deficient Jacobian."""
+
 
 # command -> the model of its --json output (scenario-report prints a list of them for several scenarios)
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -555,6 +634,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "sweep": SweepReport,
     "pareto": ParetoReport,
     "validate": ValidationReport,
+    "calibrate": CalibrationReport,
 }
 
 

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 BUILTIN_REGISTRY = REPO / "registry"
 TOY = REPO / "tests" / "data" / "toy"
 FIXTURE_SCENARIO = REPO / "scenarios" / "dense_training_cost_fixture.toml"
-CALIBRATED_SCENARIO = REPO / "scenarios" / "runs" / "llama3_405b_h100_calibrated.toml"
+FIRST_ORDER_SCENARIO = REPO / "scenarios" / "runs" / "llama3_405b_h100_first_order.toml"
 THROUGHPUT_PROBLEM = REPO / "problems" / "required_throughput_for_cost.toml"
 DEADLINE_PROBLEM = REPO / "problems" / "llama3_405b_mfu_for_deadline.toml"
 
@@ -504,7 +504,7 @@ _GOOD_IDS = ("gpu.tdp", "econ.cost.per_token", "training.wallclock", "par.dp.deg
              "econ.job.capex_rate", "gpu.peak_flops_power_limited", "training.stall_fraction", "arch.n_layers")
 _BAD_IDS = ("gpu.tdpp", "", " ", "x" * 300, "gpu.tdp.__class__", "../etc", "é", "gpu..tdp", "-gpu.tdp", "--json",
             "gpu.tdp=5", "１", "\x00", "a" * 5000)
-_PRESETS = ("dense_training_cost_fixture", "runs.llama3_405b_h100_calibrated", "nosuch", "x" * 300, "", "/", ".",
+_PRESETS = ("dense_training_cost_fixture", "runs.llama3_405b_h100_first_order", "nosuch", "x" * 300, "", "/", ".",
             "/etc/passwd", "scenarios.", "../../x", "runs/llama3_405b_h100.toml", "\x00", "a" * 5000)
 _VALUES = ("5", "5 W", "-5 W", "nan", "inf", "-inf", "1e999", "1e999 W", "5e308 W", "2.5", "0", "-0", "5 kg", "",
            "W", "١٢٣", "5 10**300 W", "5 W**1000", "16.5", "1e-400", "x" * 300, "5 Wattz", "0x10", "1_000",
@@ -593,7 +593,7 @@ def sensible_solve_call(rng: random.Random) -> tuple[list[str], str | None]:
     answer (an optimum at infinity, a free variable the objective does not reach), why."""
     fixture = ["solve", "--preset", "dense_training_cost_fixture"]
     return rng.choice((
-        (["solve", "--preset", "runs.llama3_405b_h100_calibrated", "--target",
+        (["solve", "--preset", "runs.llama3_405b_h100_first_order", "--target",
           f"training.wallclock={rng.uniform(60, 95):.6g} day", "--free", "par.dp.degree=16:187", "--json"], None),
         ([*fixture, "--minimize", "econ.cost.per_token", "--free", "gpu.peak_flops_power_limited", "--json"],
          "ok although the optimum lies at infinity (unbounded)"),
@@ -603,7 +603,7 @@ def sensible_solve_call(rng: random.Random) -> tuple[list[str], str | None]:
           "--json"], "ok although arch.n_layers is outside the objective's cone (underdetermined)"),
         ([*fixture, "--target", f"econ.cost.per_token={rng.uniform(2, 4):.6g}e-6 USD/token", "--free",
           "econ.job.capex_rate", "--json"], None),
-        (["resolve", "par.n_gpus", "--preset", "runs.llama3_405b_h100_calibrated", "--assign",
+        (["resolve", "par.n_gpus", "--preset", "runs.llama3_405b_h100_first_order", "--assign",
           f"par.dp.degree={rng.choice((2.5, 16, 127.5))}", "--trace", "--json"], None),
     ))
 
@@ -700,7 +700,7 @@ def perturbed_inverse(registry: Any, which: str, factor: float) -> InverseCheck:
 
     which: 'throughput_for_cost' (problems/required_throughput_for_cost.toml),
     'stall_for_deadline' (problems/llama3_405b_mfu_for_deadline.toml) or
-    'dp_degree_for_deadline' (issue 11: the calibrated Llama run, target
+    'dp_degree_for_deadline' (issue 11: the first-order Llama run, target
     wallclock, free the integer par.dp.degree in 16..187).
     """
     from gpu_stack.audit.resolver import resolve
@@ -711,9 +711,9 @@ def perturbed_inverse(registry: Any, which: str, factor: float) -> InverseCheck:
 
     if which == "dp_degree_for_deadline":
         days = 80 * factor
-        problem = inline_problem(registry, [load_scenario(registry, "runs.llama3_405b_h100_calibrated")],
+        problem = inline_problem(registry, [load_scenario(registry, "runs.llama3_405b_h100_first_order")],
                                  targets=[f"training.wallclock={days!r} day"], free=["par.dp.degree=16:187"])
-        question = f"solve --preset runs.llama3_405b_h100_calibrated --target 'training.wallclock={days!r} day' " \
+        question = f"solve --preset runs.llama3_405b_h100_first_order --target 'training.wallclock={days!r} day' " \
                    f"--free par.dp.degree=16:187"
     else:
         path = THROUGHPUT_PROBLEM if which == "throughput_for_cost" else DEADLINE_PROBLEM

@@ -3,9 +3,9 @@ problems built on them, through the public CLI.
 
 Each published figure is compared with the model's value. Only what the model honestly reproduces
 is asserted, within the tolerance stated next to it; the other gaps are printed (run pytest with -s)
-and recorded as test properties. Two inputs are calibrated (the stall share of each run, to the
-reported per-GPU throughput): the throughput checks below only confirm the calibration, they are not
-predictions.
+and recorded as test properties (the whole-run GPU-hours are validation cases: validation/). Nothing
+is fitted to a run: the step time comes from the machine layer. The worked problems pose their
+questions on runs.llama3_405b_h100_first_order (a synthetic first-order step, kernels at peak).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 
 from conftest import REPO, relative_error
 
-RUNS = ("runs.llama3_405b_h100_calibrated", "runs.bloom_176b_a100_calibrated")
+RUNS = ("runs.llama3_405b_h100", "runs.bloom_176b_a100")
+FIRST_ORDER = "runs.llama3_405b_h100_first_order"
 HEADLINES = ("econ.cost.per_token", "training.tokens_per_sec", "training.wallclock", "training.gpu_hours",
              "econ.run.energy", "econ.run.emissions", "training.mfu", "training.mfu_run")
 DAY = 86_400.0
@@ -76,7 +77,7 @@ def _chain(path: Path) -> list[Path]:
 MINE = ("site", "node", "workload", "runs")  # the pack folders of these runs; hardware/ is another area's
 
 
-@pytest.mark.parametrize("run", ["llama3_405b_h100", "llama3_405b_h100_calibrated", "bloom_176b_a100", "bloom_176b_a100_calibrated"])
+@pytest.mark.parametrize("run", ["llama3_405b_h100", "bloom_176b_a100", "llama2_70b_a100"])
 def test_cited_values_carry_sources_and_assumptions_only_fill_gaps(run):
     """Every value of a cited pack is a table with a source that is not an assumption; every value of a
     synthetic pack of these runs says 'assumption: why'; no assumption overrides a cited or measured
@@ -113,25 +114,25 @@ def _gap(value: float, published: float) -> float:
 
 def test_headlines_against_published_figures(cli, reports, record_property):
     """Asserted: what the model reproduces (tolerance next to each). Recorded: every gap."""
-    llama = values(reports["runs.llama3_405b_h100_calibrated"])
-    bloom = values(reports["runs.bloom_176b_a100_calibrated"])
-    llama_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.llama3_405b_h100_calibrated")
-    bloom_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.bloom_176b_a100_calibrated")
-    bloom_intensity = resolve(cli, "econ.carbon.intensity", "--preset", "runs.bloom_176b_a100_calibrated")  # kg/kWh
+    llama = values(reports["runs.llama3_405b_h100"])
+    bloom = values(reports["runs.bloom_176b_a100"])
+    llama_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.llama3_405b_h100")
+    bloom_gpu_power = resolve(cli, "gpu.power.total", "--preset", "runs.bloom_176b_a100")
+    bloom_intensity = resolve(cli, "econ.carbon.intensity", "--preset", "runs.bloom_176b_a100")  # kg/kWh
     bloom_gpu_energy = bloom_gpu_power / 1000 * bloom["training.gpu_hours"]                     # kWh
 
     # (scenario, output, model value, published value, source, tolerance or None = record only)
     rows = [
-        # Llama 3.1 model card: 30.84M H100 GPU-hours for 405B. Model: 16,384 GPUs × 74.3 days.
+        # Llama 3.1 model card: 30.84M H100 GPU-hours for 405B (validation/llama3_405b.toml compares it).
         ("llama", "training.gpu_hours", llama["training.gpu_hours"], 30.84e6,
-         "meta_llama31_model_card:Hardware and Software", 0.10),
+         "meta_llama31_model_card:Hardware and Software", None),
         # Dubey et al. §3.3.4: effective training time above 90%. Model: availability from the
         # observed MTBF (54 d / 419 = 3.09 h), Young's checkpoint interval and 15-minute restarts.
         ("llama", "training.cluster_availability", llama["training.cluster_availability"], 0.90,
          "dubey2024:§3.3.4 (>90%)", 0.03),
-        # Calibration check, not a prediction: 400 TFLOP/s of model FLOPs per GPU (Table 4).
-        ("llama", "model TFLOP/s per GPU (calibrated)",
-         llama["training.tokens_per_sec"] * 6 * 405e9 / 16384 / 1e12, 400.0, "dubey2024:Table 4", 0.005),
+        # Dubey et al. Table 4: 380–430 TFLOP/s of model FLOPs per GPU (validation/llama3_405b.toml).
+        ("llama", "model TFLOP/s per GPU",
+         llama["training.tokens_per_sec"] * 6 * 405e9 / 16384 / 1e12, 400.0, "dubey2024:Table 4", None),
         # Location-based emissions of the model card count GPU power; the model counts hosts, fabric
         # and a PUE-1.36 facility at the eGRID2022 US-average rate: not comparable enough to assert.
         ("llama", "econ.run.emissions [t]", llama["econ.run.emissions"] / 1000, 8930.0,
@@ -140,16 +141,16 @@ def test_headlines_against_published_figures(cli, reports, record_property):
          30.84e6 * 0.7 / 1000, "meta_llama31_model_card (30.84M h × 700 W TDP)", None),
         ("llama", "thermal.dc.pue", llama["thermal.dc.pue"], 1.1,
          "epoch_training_cost_trends:hardware.py (hyperscaler PUE)", None),
-        # BLOOM, Luccioni et al. 2023: 1,082,990 GPU-hours (= 384 GPUs × 117.5 days).
-        ("bloom", "training.gpu_hours", bloom["training.gpu_hours"], 1_082_990.0, "luccioni2023", 0.10),
+        # BLOOM, Luccioni et al. 2023: 1,082,990 GPU-hours (validation/bloom_176b.toml compares it).
+        ("bloom", "training.gpu_hours", bloom["training.gpu_hours"], 1_082_990.0, "luccioni2023", None),
         # 433,196 kWh = 1,082,990 GPU-h × 400 W: GPU (dynamic) energy; model = board power × GPU-hours.
-        ("bloom", "GPU energy at board power [kWh]", bloom_gpu_energy, 433_196.0, "luccioni2023", 0.10),
+        ("bloom", "GPU energy at board power [kWh]", bloom_gpu_energy, 433_196.0, "luccioni2023", None),
         # 24.69 t CO2eq from that energy at 57 g/kWh.
         ("bloom", "emissions of GPU energy [t]", bloom_gpu_energy * bloom_intensity / 1000, 24.69,
-         "luccioni2023", 0.10),
-        # Calibration check: 150 TFLOP/s per GPU in Megatron-DeepSpeed's count, 1.43556e12 FLOP/token.
-        ("bloom", "training.tokens_per_sec (calibrated)", bloom["training.tokens_per_sec"],
-         384 * 150e12 / 1.43556e12, "bigscience_176b_notion:Summary", 0.005),
+         "luccioni2023", None),
+        # The ~150 TFLOP/s per GPU in Megatron-DeepSpeed's count, 1.43556e12 FLOP/token.
+        ("bloom", "training.tokens_per_sec", bloom["training.tokens_per_sec"],
+         384 * 150e12 / 1.43556e12, "bigscience_176b_notion:Summary", None),
         # Facility energy: 433,196 kWh dynamic + 256,646 kWh idle and infrastructure = 689,842 kWh.
         ("bloom", "econ.run.energy [kWh]", bloom["econ.run.energy"], 689_842.0, "luccioni2023", None),
         ("bloom", "econ.run.emissions [t]", bloom["econ.run.emissions"] / 1000, 24.69 + 14.6,
@@ -168,21 +169,19 @@ def test_headlines_against_published_figures(cli, reports, record_property):
     assert not mismatches, "\n".join(mismatches)
 
 
-def test_llama_calibration_by_hand(cli):
-    """The stall share 0.07828 is the one that makes the step 6.2208 s = 6N·B / (16,384 × 400 TFLOP/s).
+def test_llama_first_order_step_by_hand(cli):
+    """The first-order step: compute at the power-limited peak, exposed communication, interleaved bubble.
 
     t_compute = 6 × 405e9 × 16,777,216 / (16,384 × 132 × 4096 FLOP × 1.38 GHz) = 3.33498 s;
     exposed communication (0.52613 + 0.50229 + 0.04295) s × (1 − 0.469) = 0.56890 s;
-    interleaved bubble (16 − 1)/2 / (16 + 7.5) = 0.31915; so
-    t_step = 3.90388 s / ((1 − 0.31915)(1 − 0.07828)) = 6.2209 s.
+    interleaved bubble (16 − 1)/2 / (16 + 7.5) = 0.31915, no stall; so
+    t_step = 3.90388 s / (1 − 0.31915) = 5.7339 s.
     """
-    t_step = resolve(cli, "training.t_step", "--preset", "runs.llama3_405b_h100_calibrated")
+    t_step = resolve(cli, "training.t_step", "--preset", FIRST_ORDER)
     t_compute = 6 * 405e9 * 16_777_216 / (16_384 * 132 * 4096 * 1.38e9)
     exposed = (0.52613349376 + 0.502294921875 + 0.04294967296) * (1 - 0.469)
     bubble = 7.5 / 23.5
-    by_hand = (t_compute + exposed) / ((1 - bubble) * (1 - 0.07828))
-    assert relative_error(t_step, by_hand) < 1e-4
-    assert relative_error(t_step, 6 * 405e9 * 16_777_216 / (16_384 * 400e12)) < 5e-4
+    assert relative_error(t_step, (t_compute + exposed) / (1 - bubble)) < 1e-4
 
 
 # --------------------------------------------------------------------------- problems
@@ -196,30 +195,28 @@ def _solve(cli, name: str) -> dict:
     return data
 
 
-def test_problem_mfu_for_deadline(cli, reports):
+def test_problem_mfu_for_deadline(cli):
     """MFU × wallclock is constant when only the stall share moves (availability does not depend on the
-    step time): MFU(70 d) = MFU0 × W0 / 70 d, and 1 − s = (1 − s0) × W0 / 70 d."""
+    step time): MFU(80 d) = MFU0 × W0 / 80 d, and 1 − s = (1 − s0) × W0 / 80 d with s0 = 0."""
     data = _solve(cli, "llama3_405b_mfu_for_deadline")
-    base = values(reports["runs.llama3_405b_h100_calibrated"])
-    ratio = base["training.wallclock"] / (70 * DAY)
-    assert relative_error(data["values"]["training.wallclock"]["value"], 70 * DAY) < 1e-8
-    assert relative_error(data["values"]["training.mfu"]["value"], base["training.mfu"] * ratio) < 1e-6
-    stall = data["free"]["training.stall_fraction"]["value"]
-    assert abs(stall - (1 - (1 - 0.07828) * ratio)) < 1e-6
-    assert abs(data["values"]["training.mfu"]["value"] - 0.42908) < 5e-5
+    ratio = resolve(cli, "training.wallclock", "--preset", FIRST_ORDER) / (80 * DAY)
+    assert relative_error(data["values"]["training.wallclock"]["value"], 80 * DAY) < 1e-8
+    mfu0 = resolve(cli, "training.mfu", "--preset", FIRST_ORDER)
+    assert relative_error(data["values"]["training.mfu"]["value"], mfu0 * ratio) < 1e-6
+    assert abs(data["free"]["training.stall_fraction"]["value"] - (1 - ratio)) < 1e-6
 
 
 def test_problem_cheapest_gpus_under_power_and_deadline(cli):
-    """Bonmin's integer optimum d = 89 with 27.3% of the layers recomputed, against a brute-force look at
-    its neighbours. mem.ineq.fits_in_hbm joins the question (the degree moves the micro-batches in flight):
+    """Bonmin's integer optimum d with its recomputed share, against a brute-force look at its
+    neighbours. mem.ineq.fits_in_hbm joins the question (the degree moves the micro-batches in flight):
     at each d the smallest recomputed share that fits is f = (required − usable)·(1 − 0.05)/savings
-    (mem.eq.recompute_layer_fraction's rule); with it d = 88 misses the 100-day deadline, d = 90 costs
-    more, and the 20 MW envelope is slack at d = 89."""
+    (mem.eq.recompute_layer_fraction's rule); with it d − 1 misses the 100-day deadline, d + 1 costs
+    more, and the 20 MW envelope holds at d."""
     data = _solve(cli, "cheapest_gpus_under_power_and_deadline")
-    assert data["free"]["par.dp.degree"]["value"] == pytest.approx(89)
-    assert data["values"]["par.n_gpus"]["value"] == pytest.approx(89 * 128)
+    d = round(data["free"]["par.dp.degree"]["value"])
+    assert data["values"]["par.n_gpus"]["value"] == pytest.approx(d * 128)
     problem = _pack(REPO / "problems" / "cheapest_gpus_under_power_and_deadline.toml")
-    flags = ["--preset", "runs.llama3_405b_h100_calibrated"]
+    flags = ["--preset", FIRST_ORDER]
     for group, equation in problem["select"].items():
         flags += ["--select", f"{group}={equation}"]
     for ident, raw in problem["assign"].items():
@@ -235,11 +232,11 @@ def test_problem_cheapest_gpus_under_power_and_deadline(cli):
         return resolve(cli, target, *flags, "--assign", f"par.dp.degree={d}",
                        "--assign", f"training.recompute.layer_fraction={fitting_share(d)}")
 
-    assert relative_error(data["free"]["training.recompute.layer_fraction"]["value"], fitting_share(89)) < 1e-4
-    assert at(88, "training.wallclock") > 100 * DAY >= at(89, "training.wallclock")
-    assert at(89, "econ.run.total_cost") < at(90, "econ.run.total_cost")
-    assert at(89, "econ.job.dc_power") < 20e6
-    assert relative_error(data["objective"], at(89, "econ.run.total_cost")) < 1e-4
+    assert relative_error(data["free"]["training.recompute.layer_fraction"]["value"], fitting_share(d)) < 1e-4
+    assert at(d - 1, "training.wallclock") > 100 * DAY >= at(d, "training.wallclock")
+    assert at(d, "econ.run.total_cost") < at(d + 1, "econ.run.total_cost")
+    assert at(d, "econ.job.dc_power") <= 20e6
+    assert relative_error(data["objective"], at(d, "econ.run.total_cost")) < 1e-4
 
 
 def test_problem_largest_model_in_30_days(cli):
@@ -247,7 +244,6 @@ def test_problem_largest_model_in_30_days(cli):
     the budget is slack."""
     data = _solve(cli, "largest_model_in_30_days")
     n_params = data["free"]["arch.params_total_dense"]["value"]
-    assert relative_error(n_params, 355.48e9) < 2e-3
     assert data["active_constraints"] == ["deadline"]
     assert data["values"]["econ.run.total_cost"]["value"] < 20e6
     mfu = data["values"]["training.mfu"]["value"]
@@ -255,7 +251,7 @@ def test_problem_largest_model_in_30_days(cli):
     peak = 132 * 4096 * 1.83e9
     assert relative_error(n_params, math.sqrt(16_384 * peak * mfu * availability * 30 * DAY / 120)) < 1e-3
     problem = _pack(REPO / "problems" / "largest_model_in_30_days.toml")
-    flags = ["--preset", "runs.llama3_405b_h100_calibrated", "--assign", "scaling.tokens_per_param=20"]
+    flags = ["--preset", FIRST_ORDER, "--assign", "scaling.tokens_per_param=20"]
     flags += ["--select", f"training.total_tokens={problem['select']['training.total_tokens']}"]
     wallclock = resolve(cli, "training.wallclock", *flags, "--assign", f"arch.params_total_dense={n_params}")
     assert relative_error(wallclock, 30 * DAY) < 1e-6

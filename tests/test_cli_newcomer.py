@@ -19,7 +19,7 @@ from gpu_stack.interface.display import Display, UnitsMode, fmt, human_unit
 from gpu_stack.model.scenarios import compose, find_scenario, list_scenarios, load_scenario
 
 LLAMA = "runs.llama3_405b_h100"
-LLAMA_CALIBRATED = "runs.llama3_405b_h100_calibrated"
+LLAMA_FIRST_ORDER = "runs.llama3_405b_h100_first_order"
 DAY = 86_400.0
 
 
@@ -35,7 +35,7 @@ def test_list_scenarios_names_every_shipped_file_as_preset_accepts_it(cli, regis
     data = cli("list", "scenarios", "--json").json()
     assert {item["id"] for item in data} == shipped
     for item in data:
-        assert item["kind"] in ("synthetic", "cited", "measured")
+        assert item["kind"] in ("synthetic", "cited", "measured", "calibrated")
         assert find_scenario(item["id"], registry).resolve() == \
             (REPO / "scenarios" / Path(*item["id"].split("."))).with_suffix(".toml").resolve()
     text = cli("list", "scenarios").stdout
@@ -140,8 +140,8 @@ def test_llama_wallclock_in_days_and_declared_seconds(cli, registry):
 # ---------------------------------------------------------------- 4. problem file + flags
 def test_flags_win_over_the_problem_file_and_the_report_says_so(cli, registry):
     """A new wallclock target on the MFU problem: (1 − s) scales with 1/wallclock, as for the file's 70 days."""
-    base_wallclock = cli("resolve", "training.wallclock", "--preset", LLAMA_CALIBRATED, "--json").json()["value"]
-    base_stall = load_scenario(registry, LLAMA_CALIBRATED).assign["training.stall_fraction"].value
+    base_wallclock = cli("resolve", "training.wallclock", "--preset", LLAMA_FIRST_ORDER, "--json").json()["value"]
+    base_stall = load_scenario(registry, LLAMA_FIRST_ORDER).assign["training.stall_fraction"].value
     problem = str(REPO / "problems" / "llama3_405b_mfu_for_deadline.toml")
     data = cli("solve", problem, "--target", "training.wallclock=80 day", "--json").json()
     assert data["status"] == "ok"

@@ -125,6 +125,9 @@ COMMANDS = {
     "pareto": ("pareto", str(REPO / "problems" / "cheapest_gpus_under_power_and_deadline.toml"),
                "--objectives", "econ.run.total_cost,training.wallclock", "--points", "2"),
     "validate": ("validate", "--case", "korthikanti2022_22b_full"),
+    "calibrate": ("calibrate", "h100_sxm_gemm", "--fit", "kernel.gemm.peak_fraction=0.5:1", "--fit",
+                  "kernel.gemm.depth_half_k=0:5000", "--fit", "kernel.launch.cpu_time_per_kernel=1e-6:5e-5",
+                  "--holdout", "bf16_8192_sustained"),
 }
 
 

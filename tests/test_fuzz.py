@@ -255,7 +255,7 @@ def test_malformed_command_lines(cli, registry, rng):
 
 
 FLAG_REPRODUCERS = {
-    "integer assigned a fraction": (["resolve", "par.n_gpus", "--preset", "runs.llama3_405b_h100_calibrated",
+    "integer assigned a fraction": (["resolve", "par.n_gpus", "--preset", "runs.llama3_405b_h100_first_order",
                                      "--assign", "par.dp.degree=2.5"], 2),
     "the same target twice": (["solve", "--preset", "dense_training_cost_fixture",
                                "--target", "econ.cost.per_token=2.5e-6", "--target", "econ.cost.per_token=3e-6",

@@ -15,7 +15,7 @@ from gpu_stack.model.units import check_unit_text
 
 VARIABLE = '[[variable]]\nid = "my.x"\nunit = "W"\ndescription = "x"\nrefs = ["toy"]\n'
 REFERENCES = '[toy]\ntitle = "Test layer"\nkind = "dataset"\n'
-CALIBRATED = "runs.llama3_405b_h100_calibrated"
+FIRST_ORDER = "runs.llama3_405b_h100_first_order"
 
 
 def refused(result, *needles: str) -> None:
@@ -107,7 +107,7 @@ def test_scenario_files_are_typed_and_finite(cli, tmp_path, body, needles):
     refused(cli("resolve", "gpu.tdp", "--preset", str(path)), "s.toml", *needles)
 
 
-FREED = f'scenarios = ["{CALIBRATED}"]\n[target]\n"training.wallclock" = "80 day"\n[free]\n'
+FREED = f'scenarios = ["{FIRST_ORDER}"]\n[target]\n"training.wallclock" = "80 day"\n[free]\n'
 
 
 @pytest.mark.parametrize("body, needles", [

@@ -22,7 +22,7 @@ from gpu_stack.core import Assignment
 from gpu_stack.model.problems import load_problem
 from gpu_stack.solver.solve import prepare, solve_prepared
 
-CALIBRATED = "runs.llama3_405b_h100_calibrated"
+FIRST_ORDER = "runs.llama3_405b_h100_first_order"
 FIXTURE = "dense_training_cost_fixture"
 DAY = 86400.0
 
@@ -36,45 +36,44 @@ def _solve(cli, *args: str) -> tuple[int, dict]:
 
 
 def test_an_inverse_never_returns_an_integer_as_a_fraction(cli, resolve_data):
-    """The continuous answer is d = 113.78; no integer gives 80 days, so the neighbours are named."""
-    code, data = _solve(cli, "--preset", CALIBRATED, "--target", "training.wallclock=80 day",
+    """The continuous answer is d = 100.566; no integer gives 80 days, so the neighbours are named."""
+    code, data = _solve(cli, "--preset", FIRST_ORDER, "--target", "training.wallclock=80 day",
                         "--free", "par.dp.degree=16:187")
     assert code == 1 and data["status"] == "infeasible", data["message"]
     assert data["values"] == {} and data["free"] == {}
     message = data["message"]
-    assert "not reachable at an integer" in message and "par.dp.degree at 113.78" in message
+    assert "not reachable at an integer" in message and "par.dp.degree at 100.566" in message
     given = {int(d): float(value) for d, value in
              re.findall(r"par\.dp\.degree = (\d+) gives training\.wallclock = ([0-9.e+]+) s", message)}
-    assert sorted(given) == [113, 114]
+    assert sorted(given) == [100, 101]
     for d, wallclock in given.items():  # what the message says each neighbour gives is what resolve gives
-        expected = resolve_data("training.wallclock", {"par.dp.degree": d}, presets=(CALIBRATED,))["value"]
+        expected = resolve_data("training.wallclock", {"par.dp.degree": d}, presets=(FIRST_ORDER,))["value"]
         assert wallclock == pytest.approx(expected, rel=1e-5)
-    assert given[113] > 80 * DAY > given[114]
+    assert given[100] > 80 * DAY > given[101]
 
 
 def test_a_problem_files_integer_free_variable_with_fractional_bounds(cli, tmp_path):
     """`integer = true` in a problem file takes the same path; fractional bounds are rounded inward, noted."""
     path = tmp_path / "integer_inverse.toml"
-    path.write_text(f'scenarios = ["{REPO / "scenarios/runs/llama3_405b_h100_calibrated.toml"}"]\n'
+    path.write_text(f'scenarios = ["{REPO / "scenarios/runs/llama3_405b_h100_first_order.toml"}"]\n'
                     '[target]\n"training.wallclock" = "80 day"\n'
                     '[free]\n"par.dp.degree" = { min = 16.5, max = 187.5, integer = true }\n')
     code, data = _solve(cli, str(path))
     assert code == 1 and data["status"] == "infeasible"
-    assert "par.dp.degree = 113 gives" in data["message"] and "par.dp.degree = 114 gives" in data["message"]
+    assert "par.dp.degree = 100 gives" in data["message"] and "par.dp.degree = 101 gives" in data["message"]
     assert "bounds [16.5, 187.5] were rounded inward to [17, 187]" in data["message"]
 
 
 def test_fractional_integer_bounds_in_an_optimization_are_rounded_inward(cli):
-    # The recomputed share is freed too: with few replicas the micro-batches in flight need it to fit.
-    code, data = _solve(cli, "--preset", CALIBRATED, "--minimize", "econ.run.total_cost",
-                        "--free", "par.dp.degree=16.5:30.5", "--free", "training.recompute.layer_fraction=0:1")
+    code, data = _solve(cli, "--preset", FIRST_ORDER, "--minimize", "econ.run.total_cost",
+                        "--free", "par.dp.degree=16.5:30.5")
     assert code == 0 and data["status"] == "ok" and data["solver"] == "bonmin", data["message"]
     assert "rounded inward to [17, 30]" in data["message"]
     assert data["free"]["par.dp.degree"]["value"] == 17.0   # cost rises with d: the smallest integer allowed
 
 
 def test_integer_bounds_that_hold_no_integer_are_refused(cli):
-    result = cli("solve", "--preset", CALIBRATED, "--minimize", "econ.run.total_cost",
+    result = cli("solve", "--preset", FIRST_ORDER, "--minimize", "econ.run.total_cost",
                  "--free", "par.dp.degree=16.2:16.7")
     assert result.exit_code == 2
     assert "no integer lies in [16.2, 16.7]" in result.stderr and "Traceback" not in result.stderr

@@ -28,6 +28,8 @@ HEADLINES: tuple[str, ...] = (
     "econ.cost.per_token", "econ.run.total_cost", "econ.run.gpu_hour_cost", "econ.run.energy",
     "econ.run.emissions", "econ.job.dc_power", "thermal.dc.pue", "training.tokens_per_sec",
     "training.wallclock", "training.gpu_hours", "training.mfu", "training.mfu_run",
+    "kernel.probe.throughput",   # measured on the probe GPUs: what `calibrate` fits the GEMM constants against
+    "training.hardware_flops_per_gpu",   # achieved TFLOP/s per GPU: what Megatron-LM papers publish (`validate`)
 )
 
 Neighbours = Callable[[str], Iterable[str]]

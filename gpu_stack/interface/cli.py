@@ -728,6 +728,43 @@ def serve(
     return 0
 
 
+@app.command(cls=_Command)
+@guarded
+def calibrate(
+    observations: Annotated[str, typer.Argument(
+        metavar="OBSERVATIONS", help="An observations file (docs/file-formats.md), or a shipped one's NAME.")],
+    fit: Annotated[Optional[list[str]], typer.Option("--fit", metavar="ID[=MIN:MAX]", help="An input to fit, "
+                                                     "within its domain or MIN:MAX; repeatable.")] = None,
+    holdout: Annotated[Optional[list[str]], typer.Option("--holdout", metavar="NAME", help="An observation row to "
+                                                         "leave out of the fit and predict; repeatable.")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", metavar="PACK.toml", help="Write the fitted values as a "
+                                               "scenario pack of kind calibrated (only when the fit is ok).")] = None,
+    units: UnitsOption = UnitsMode.human,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """Least-squares fit of inputs to observations through the compiled model (IPOPT), with intervals."""
+    import shlex
+    from gpu_stack.model.calibrated_pack import calibrated_pack_text
+    from gpu_stack.model.observations import load_observations
+    from gpu_stack.solver.calibrate import calibrate as fit_inputs, parse_fit_options
+    reg = _registry(registry)
+    loaded = load_observations(reg, observations)
+    report = fit_inputs(reg, loaded, parse_fit_options(reg, fit or []), holdout or [])
+    if out is not None and report.status == "ok":
+        words = ["gpu-stack", "calibrate", loaded.label, *(w for f in fit or [] for w in ("--fit", f)),
+                 *(w for h in holdout or [] for w in ("--holdout", h)), "--out", out]
+        text = calibrated_pack_text(report, " ".join(shlex.quote(w) for w in words), loaded.description)
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {out}: {exc.strerror}", hint="give a writable --out path") from None
+    if as_json:
+        _emit_json(report.model_dump())
+    else:
+        render.render_calibration(_stdout(), report, Display(reg, units), written=out if report.status == "ok" else None)
+    return 0 if report.status == "ok" else 1
+
+
 def main() -> None:
     """Entry point of the `gpu-stack` script."""
     try:

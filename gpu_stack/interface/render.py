@@ -15,9 +15,8 @@ from rich.text import Text
 
 from gpu_stack.interface.display import Display, UnitsMode, fmt
 from gpu_stack.model.entries import Reference
-from gpu_stack.reports import (ResolveReport, RootDebtReport, ScenarioReport, SensitivityReport, SolveResult,
-                               ValidationReport,
-                               StatsReport, TraceItem, VerifyReport)
+from gpu_stack.reports import (CalibrationReport, ResolveReport, RootDebtReport, ScenarioReport, SensitivityReport,
+                               SolveResult, StatsReport, TraceItem, ValidationReport, VerifyReport)
 
 __all__ = ["render_resolve", "render_scenario", "render_stats", "render_root_debt", "render_verify",
            "render_explain", "render_solve", "render_sensitivity", "render_listing", "render_warnings", "render_cone",
@@ -426,3 +425,45 @@ def render_validate(console: Console, report: ValidationReport, display: Display
                 console.print(f"{case.name}: missing roots {', '.join(case.missing)}")
             for error in case.errors:
                 console.print(f"{case.name}: {error}")
+
+def render_calibration(console: Console, report: CalibrationReport, display: Display, *,
+                       written: str | None = None) -> None:
+    """Fitted values with their intervals, then every observation before and after the fit."""
+    console.print(Text.assemble(("calibrate ", "bold"), report.observations, "  ", status_text(report.status),
+                                f"  ({report.message}; {report.degrees_of_freedom} degree(s) of freedom)"))
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name, justify in (("input", "left"), ("before", "right"), ("fitted", "right"),
+                          (f"{report.confidence:.0%} interval", "right"), ("unit", "left")):
+        table.add_column(name, justify=justify, no_wrap=name != "input", overflow="fold")
+    for p in report.parameters:
+        before, unit = display.quantity(p.id, p.before, p.unit)
+        value, _ = display.quantity(p.id, p.value, p.unit)
+        interval = "—" if p.low is None or p.high is None else \
+            f"[{display.quantity(p.id, p.low, p.unit)[0]}, {display.quantity(p.id, p.high, p.unit)[0]}]"
+        table.add_row(p.id + (" (at bound)" if p.at_bound else ""), before, value, interval, unit)
+    console.print(table)
+    console.print()
+    rows = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("observation", "role", "observed", "before", "error", "after", "error", "unit"):
+        rows.add_column(name, justify="left" if name in ("observation", "role", "unit") else "right", no_wrap=True)
+    for row in report.rows:
+        observed, unit = display.quantity(row.quantity, row.observed, row.unit)
+        before = display.quantity(row.quantity, row.before, row.unit)[0]
+        after = display.quantity(row.quantity, row.after, row.unit)[0]
+        rows.add_row(row.name, row.role, observed, before, _percent(row.error_before), after,
+                     _percent(row.error_after), unit)
+    console.print(rows)
+    for role, rms in (("fit", report.rms_error_fit), ("holdout", report.rms_error_holdout)):
+        if rms["after"] is not None:
+            console.print(f"rms relative error on {role} rows: {_percent(rms['before'], sign=False)} before, "
+                          f"{_percent(rms['after'], sign=False)} after")
+    for note in report.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
+    if written:
+        console.print(f"wrote {written} (kind calibrated)")
+
+
+def _percent(value: float | None, *, sign: bool = True) -> str:
+    if value is None or value != value:
+        return "—"
+    return f"{100 * value:+.1f}%" if sign else f"{100 * value:.1f}%"

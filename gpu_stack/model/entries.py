@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 __all__ = [
     "ID_PATTERN", "Origin", "Reference", "Variable", "Constant", "Equation",
-    "Constraint", "ref_key", "ScenarioFile", "ProblemFile", "FreeTable", "ObjectiveTable", "ConstraintTable",
+    "Constraint", "ref_key", "ScenarioFile", "ProblemFile", "ObservationEntry", "ObservationsFile", "FreeTable", "ObjectiveTable", "ConstraintTable",
 ]
 
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -158,6 +158,27 @@ class ScenarioFile(_File):
     outputs: list[NonEmptyText] | None = None
     assign: dict[str, Any] = Field(default_factory=dict)
     select: dict[str, NonEmptyText] = Field(default_factory=dict)
+    calibration: dict[str, Any] | None = None   # kind = "calibrated" only: the data and fit `calibrate` wrote
+
+
+class ObservationEntry(_File):
+    """One [[observation]] of an observations file: a quantity the model predicts and its observed value."""
+
+    name: NonEmptyText
+    quantity: NonEmptyText
+    observed: Any          # a quantity string ("705.5 TFLOP/s") or a number in the quantity's declared unit
+    source: NonEmptyText
+    presets: list[NonEmptyText] = Field(default_factory=list)
+    assign: dict[str, Any] = Field(default_factory=dict)
+
+
+class ObservationsFile(_File):
+    """An observations file for `gpu-stack calibrate` (docs/file-formats.md)."""
+
+    description: str = ""
+    presets: list[NonEmptyText] = Field(default_factory=list)
+    assign: dict[str, Any] = Field(default_factory=dict)
+    observation: list[ObservationEntry] = Field(min_length=1)
 
 
 class FreeTable(_File):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["builtin_registry", "builtin_scenarios", "builtin_problems", "builtin_validation"]
+__all__ = ["builtin_registry", "builtin_scenarios", "builtin_problems", "builtin_validation",
+           "builtin_observations"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # gpu_stack/
 
@@ -38,3 +39,7 @@ def builtin_problems() -> Path:
 def builtin_validation() -> Path:
     """The shipped validation folder (published figures of real runs, `gpu-stack validate`)."""
     return _data_folder("validation")
+
+def builtin_observations() -> Path:
+    """The shipped observations folder (what `gpu-stack calibrate` fits the calibrated packs to)."""
+    return _data_folder("observations")

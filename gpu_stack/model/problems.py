@@ -23,7 +23,7 @@ from gpu_stack.model.limits import check_name_length, file_exists, read_number, 
 from gpu_stack.model.scenarios import (cut_off_assignments, load_scenario, merge,
                                        parse_assign_options, parse_value, refuse_conflict)
 
-__all__ = ["FreeSpec", "Objective", "ProblemConstraint", "Problem", "load_problem", "inline_problem",
+__all__ = ["FreeSpec", "Objective", "ProblemConstraint", "Problem", "load_problem", "inline_problem", "parse_free_option",
            "describe_problems"]
 
 _KEYS = {"description", "scenarios", "assign", "target", "free", "objective", "constraint", "select", "outputs"}
@@ -121,6 +121,21 @@ def _free_spec(registry: Registry, ident: str, raw: Any, where: str | None, line
     if spec.min is not None and spec.max is not None and spec.min > spec.max:
         raise ProblemError(f"free '{ident}': min {spec.min:g} > max {spec.max:g}", file=where, line=line)
     return spec
+
+
+def parse_free_option(registry: Registry, text: str, flag: str = "--free") -> tuple[str, FreeSpec]:
+    """Read `ID` or `ID=MIN:MAX` (either side may be empty; numbers in the declared unit or quantities)."""
+    ident, sep, bounds = text.partition("=")
+    ident = ident.strip()
+    spec: Any = True
+    if sep:
+        low, colon, high = bounds.partition(":")
+        if not colon:
+            raise ProblemError(f"{flag} {text!r}: write ID or ID=MIN:MAX (either side may be empty)")
+        spec = {k: v.strip() for k, v in (("min", low), ("max", high)) if v.strip()}
+        spec = {k: (number if (number := read_number(v, f"{flag} {text}")) is not None else v)
+                for k, v in spec.items()}
+    return ident, _free_spec(registry, ident, spec, None, None)
 
 
 def _check_expression(registry: Registry, node: Node, what: str, where: str | None, line: int | None) -> None:
@@ -282,17 +297,7 @@ def inline_problem(registry: Registry, scenarios: Iterable[Scenario], assign: It
         problem.targets[ident] = target
     flagged_free: dict[str, tuple[FreeSpec, str]] = {}
     for text in free:
-        ident, sep, bounds = text.partition("=")
-        ident = ident.strip()
-        spec: Any = True
-        if sep:
-            low, colon, high = bounds.partition(":")
-            if not colon:
-                raise ProblemError(f"--free {text!r}: write ID or ID=MIN:MAX (either side may be empty)")
-            spec = {k: v.strip() for k, v in (("min", low), ("max", high)) if v.strip()}
-            spec = {k: (number if (number := read_number(v, f"--free {text}")) is not None else v)
-                    for k, v in spec.items()}
-        freed = _free_spec(registry, ident, spec, None, None)
+        ident, freed = parse_free_option(registry, text)
         refuse_conflict("--free", ident, flagged_free.get(ident), freed, text)
         flagged_free[ident] = (freed, text)
         replace(ident, f"--free {text.strip()}")

@@ -23,9 +23,9 @@ from gpu_stack.model.registry import Registry
 __all__ = ["find_scenario", "load_scenario", "parse_value", "parse_assign_option", "parse_assign_options", "refuse_conflict",
            "merge", "list_scenarios", "describe_scenarios", "cut_off_assignments", "compose"]
 
-ScenarioKind = Literal["synthetic", "cited", "measured"]
-_KINDS = ("synthetic", "cited", "measured")
-_KEYS = {"kind", "description", "extends", "outputs", "assign", "select", "name"}
+ScenarioKind = Literal["synthetic", "cited", "measured", "calibrated"]
+_KINDS = ("synthetic", "cited", "measured", "calibrated")
+_KEYS = {"kind", "description", "extends", "outputs", "assign", "select", "name", "calibration"}
 
 
 def parse_value(registry: Registry, ident: str, raw: Any, *, origin: str, where: str | None = None,
@@ -169,12 +169,17 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
     unknown = set(data) - _KEYS
     if unknown:
         raise ScenarioError(f"unknown key(s) {sorted(unknown)}", file=path,
-                            hint="a scenario holds kind, description, extends, outputs, [assign], [select]")
+                            hint="a scenario holds kind, description, extends, outputs, [assign], [select] "
+                                 "(and [calibration] when kind = \"calibrated\")")
     kind = data.get("kind")
     if kind not in _KINDS:
         raise ScenarioError(f"kind must be one of {', '.join(_KINDS)} (got {kind!r})", file=path,
                             line=line_of(text, "kind", str(kind)) if kind else None)
     contents = validate_file(ScenarioFile, data, text, path, ScenarioError)
+    if (contents.calibration is not None) != (kind == "calibrated"):
+        raise ScenarioError("a [calibration] table goes with kind = \"calibrated\", and only there", file=path,
+                            hint="calibrated packs are written by 'gpu-stack calibrate --out'; do not mark a "
+                                 "hand-set value as calibrated")
     name = _scenario_name(path)
     scenario = Scenario(name=name, path=path, kind=kind, description=contents.description,
                         outputs=[], extends=list(contents.extends))

@@ -12,5 +12,6 @@ solve), `nlp` (IPOPT/bonmin), `solve` (the entry point and status words),
 `sensitivity` (AD elasticities), `cache` (compiled functions kept across
 calls and processes), `fastcall` (calling them without per-call conversion),
 `silence` (C-level solver output kept off the terminal), `compiled` (the
-public `Model`).
+public `Model`), `calibrate` (least squares of inputs to observations
+through `Model`, with Jacobian intervals).
 """

@@ -150,6 +150,15 @@ class Model:
         """Which of the `given` IDs the `outputs` depend on (the others would change nothing)."""
         return self._evaluator(tuple(outputs), tuple(sorted(given))).read
 
+    def function(self, outputs: Sequence[str], given: Sequence[str]) -> ca.Function:
+        """The compiled forward question as a CasADi function, for derivatives through the model.
+
+        `f(v) -> (outputs, largest scaled residual, bound violation)`, `v` the `given` inputs in
+        that order (declared units); the model's other assignments are folded in. A point passes
+        its check when the residual is at most `RESIDUAL_TOL` and the violation is 0.
+        """
+        return self._evaluator(tuple(outputs), tuple(given)).function
+
     def _numbers(self, ident: str, value: Value) -> np.ndarray:
         if isinstance(value, str):
             return np.array(parse_value(self.registry, ident, value, origin="Model").value)
