@@ -170,18 +170,26 @@ def test_headlines_against_published_figures(cli, reports, record_property):
 
 
 def test_llama_first_order_step_by_hand(cli):
-    """The first-order step: compute at the power-limited peak, exposed communication, interleaved bubble.
+    """The first-order step: compute at the power-limited peak, exposed communication per traffic type,
+    interleaved bubble (the collective times themselves are checked in test_registry_link_col.py).
 
     t_compute = 6 × 405e9 × 16,777,216 / (16,384 × 132 × 4096 FLOP × 1.38 GHz) = 3.33498 s;
-    exposed communication (0.52613 + 0.50229 + 0.04295) s × (1 − 0.469) = 0.56890 s;
-    interleaved bubble (16 − 1)/2 / (16 + 7.5) = 0.31915, no stall; so
-    t_step = 3.90388 s / (1 − 0.31915) = 5.7339 s.
+    interleaved bubble (16 − 1)/2 / (16 + 7.5) = 0.31915, no stall;
+    tensor-parallel collectives on the critical path; pipeline sends exposed at warm-up and cool-down,
+    2·(16 − 1) sends; the data-parallel reduction bucketed behind the last micro-batch's backward pass,
+    max(T/L, T − (L − 1)·t_b) with L = 126/16 layers per stage and t_b = t_compute·(2/3)/(16·L), entering
+    as dp·(1 − bubble) so that the step gains exactly dp; t_step = (t_compute + exposed) / (1 − bubble).
     """
     t_step = resolve(cli, "training.t_step", "--preset", FIRST_ORDER)
+    tp, dp, p2p = (resolve(cli, ident, "--preset", FIRST_ORDER)
+                   for ident in ("par.tp.comm_time", "par.dp.comm_time", "col.p2p.time"))
     t_compute = 6 * 405e9 * 16_777_216 / (16_384 * 132 * 4096 * 1.38e9)
-    exposed = (0.52613349376 + 0.502294921875 + 0.04294967296) * (1 - 0.469)
     bubble = 7.5 / 23.5
-    assert relative_error(t_step, (t_compute + exposed) / (1 - bubble)) < 1e-4
+    layers = 126 / 16
+    backward_per_layer = t_compute * (2 / 3) / (16 * layers)
+    dp_exposed = max(dp / layers, dp - (layers - 1) * backward_per_layer)
+    exposed = tp + 2 * 15 * p2p + dp_exposed * (1 - bubble)
+    assert relative_error(t_step, (t_compute + exposed) / (1 - bubble)) < 1e-6
 
 
 # --------------------------------------------------------------------------- problems
@@ -197,13 +205,16 @@ def _solve(cli, name: str) -> dict:
 
 def test_problem_mfu_for_deadline(cli):
     """MFU × wallclock is constant when only the stall share moves (availability does not depend on the
-    step time): MFU(80 d) = MFU0 × W0 / 80 d, and 1 − s = (1 − s0) × W0 / 80 d with s0 = 0."""
+    step time): MFU(80 d) = MFU0 × W0 / 80 d. The stall stretches everything but the data-parallel tail D
+    after the pipeline flush: t_step = (t0 − D)/(1 − s) + D with s0 = 0, so
+    1 − s = (t0 − D) / (t0·W0/80 d − D)."""
     data = _solve(cli, "llama3_405b_mfu_for_deadline")
     ratio = resolve(cli, "training.wallclock", "--preset", FIRST_ORDER) / (80 * DAY)
     assert relative_error(data["values"]["training.wallclock"]["value"], 80 * DAY) < 1e-8
     mfu0 = resolve(cli, "training.mfu", "--preset", FIRST_ORDER)
     assert relative_error(data["values"]["training.mfu"]["value"], mfu0 * ratio) < 1e-6
-    assert abs(data["free"]["training.stall_fraction"]["value"] - (1 - ratio)) < 1e-6
+    t0, tail = (resolve(cli, ident, "--preset", FIRST_ORDER) for ident in ("training.t_step", "training.comm.dp_exposed"))
+    assert abs(data["free"]["training.stall_fraction"]["value"] - (1 - (t0 - tail) / (t0 / ratio - tail))) < 1e-6
 
 
 def test_problem_cheapest_gpus_under_power_and_deadline(cli):
