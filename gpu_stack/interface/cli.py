@@ -8,6 +8,7 @@ quietly with 0.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import fnmatch
@@ -514,6 +515,88 @@ def sensitivity_command(
     else:
         render.render_sensitivity(_stdout(), report, Display(reg, units), limit)
     return 0
+
+
+class SamplingMethod(str, enum.Enum):
+    """How `uncertainty` fills the unit cube."""
+
+    mc = "mc"
+    lhs = "lhs"
+    sobol = "sobol"
+
+
+@app.command("uncertainty", cls=_Command)
+@guarded
+def uncertainty_command(
+    targets: Annotated[list[str], typer.Argument(metavar="TARGET...", autocompletion=_complete_variables,
+                                                 help="Variable IDs to propagate the uncertain inputs to.")],
+    preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
+    samples: Annotated[int, typer.Option("--samples", min=2, metavar="N", help="Points to sample.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Seed: the same seed gives the same "
+                                      "numbers.")] = 0,
+    method: Annotated[SamplingMethod, typer.Option("--method", help="mc: independent uniforms; lhs: Latin "
+                                                   "hypercube; sobol: scrambled Sobol sequence (N a power of "
+                                                   "two).")] = SamplingMethod.mc,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE.csv|FILE.parquet", help="Write the "
+                                                "samples (inputs and targets, declared units), one row each.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png|FILE.svg", help="Draw each target's "
+                                                 "histogram and CDF with the 90% interval, and its Sobol "
+                                                 "indices.")] = None,
+    dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS|local", help="Evaluate on a Dask "
+                                                "cluster: a scheduler address, or 'local' for a LocalCluster of "
+                                                "2 workers.")] = None,
+    units: UnitsOption = UnitsMode.human,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """Propagate the presets' [uncertain] inputs: percentiles, 90% interval, Sobol indices, elasticities."""
+    from gpu_stack.model.scenarios import compose, parse_assign_options
+    from gpu_stack.solver.compiled import Model
+    from gpu_stack.studies.batch import runner
+    from gpu_stack.studies.uncertainty import uncertainty
+    for path, allowed, flag in ((out, (".csv", ".parquet"), "--out"), (plot, (".png", ".svg"), "--plot")):
+        if path is not None and path.suffix.lower() not in allowed:
+            raise InputError(f"{flag} {path}: write {' or '.join('FILE' + a for a in allowed)}")
+    if out is not None and out.suffix.lower() == ".parquet":
+        from gpu_stack.studies.optional import require
+        require("pyarrow", "--out FILE.parquet")
+    reg = _registry(registry)
+    pinned = {item.id: item.given for item in parse_assign_options(reg, assign or [])}  # refuses a malformed one
+    model = Model(preset or [], pinned, compose(reg, [], [], select or []).select, reg)
+    _warn(model.question.warnings)
+    with runner(dask) as run, _progress() as progress:
+        result = uncertainty(model, targets, samples=samples, seed=seed, method=method.value, run=run,
+                             progress=progress)
+    _warn(result.warnings)
+    if out is not None:
+        frame = result.to_frame()
+        frame.to_csv(out, index=False) if out.suffix.lower() == ".csv" else frame.to_parquet(out, index=False)
+    if plot is not None:
+        from gpu_stack.studies.plots import plot_uncertainty
+        plot_uncertainty(result, plot)
+    if as_json:
+        _emit_json(result.report().model_dump())
+    else:
+        render.render_uncertainty(_stdout(), result, Display(reg, units))
+    return 0
+
+
+@contextlib.contextmanager
+def _progress() -> Any:
+    """A phase name -> progress callback on a rich bar on stderr; nothing when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+    with Progress(console=_stderr(), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def phase(name: str) -> Callable[[int, int], None]:
+            def advance(done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done)
+            return advance
+        yield phase
 
 
 def main() -> None:
