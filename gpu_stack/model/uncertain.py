@@ -307,13 +307,13 @@ def check_correlated(correlation: Correlation, uncertain: Mapping[str, Uncertain
 
 
 def _header_line(text: str) -> int | None:
-    match = re.search(r"^\s*\[\s*uncertain\s*\.\s*correlation\s*\]", text, re.M)
+    match = re.search(r"^[ \t]*\[\s*uncertain\s*\.\s*correlation\s*\]", text, re.M)
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _entry_line(text: str, ident: str) -> int | None:
     """Line of `"ident" =` inside the [uncertain] table (the same ID also sits in [assign])."""
-    header = re.search(r"^\s*\[\s*uncertain\s*\]", text, re.M)
+    header = re.search(r"^[ \t]*\[\s*uncertain\s*\]", text, re.M)
     start = header.end() if header else 0
-    match = re.compile(r"^\s*[\"']" + re.escape(ident) + r"[\"']\s*=", re.M).search(text, start)
+    match = re.compile(r"^[ \t]*[\"']" + re.escape(ident) + r"[\"']\s*=", re.M).search(text, start)
     return text.count("\n", 0, match.start()) + 1 if match else None

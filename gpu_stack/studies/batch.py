@@ -24,7 +24,6 @@ import casadi as ca
 import numpy as np
 
 from gpu_stack.errors import InputError
-from gpu_stack.solver.blocks import RESIDUAL_TOL
 from gpu_stack.solver.fastcall import FastCall
 from gpu_stack.studies.optional import require
 
@@ -43,6 +42,7 @@ class Runner(Protocol):
 
 def checked(results: list[np.ndarray], n_outputs: int, n: int) -> np.ndarray:
     """The mapped function's results as outputs × N, NaN at the points that failed their check."""
+    from gpu_stack.solver.blocks import RESIDUAL_TOL   # here, not at the top: a Dask worker imports this module
     out, residual_max, bound_violation = results
     good = (residual_max <= RESIDUAL_TOL) & (bound_violation <= 0.0)
     return np.where(good, out.reshape(n_outputs, n, order="F"), np.nan)
@@ -82,14 +82,15 @@ class InProcess:
 _WORKER_FUNCTIONS: dict[tuple[str, int], FastCall] = {}
 
 
-def _evaluate_chunk(serialized: str, digest: str, block: np.ndarray) -> np.ndarray:
-    """A Dask task: one chunk through the function, deserialized once per worker and chunk size."""
+def _evaluate_chunk(serialized: str, digest: str, block: np.ndarray) -> list[np.ndarray]:
+    """A Dask task: one chunk through the function, deserialized once per worker and chunk size; the raw
+    results (outputs, residual, bound violation), checked on the client."""
     key = (digest, block.shape[1])
     mapped = _WORKER_FUNCTIONS.get(key)
     if mapped is None:
         function = ca.Function.deserialize(serialized)
         mapped = _WORKER_FUNCTIONS[key] = FastCall(function.map(block.shape[1]))
-    return checked(mapped(block), mapped.function.nnz_out(0) // block.shape[1], block.shape[1])
+    return mapped(block)
 
 
 class OnDask:
@@ -110,12 +111,13 @@ class OnDask:
         futures = [self.client.submit(_evaluate_chunk, shipped, digest, _padded(inputs, start, size), pure=False)
                    for start in starts]
         position = {future.key: k for k, future in enumerate(futures)}
-        answers = np.empty((function.nnz_out(0), n))
+        n_outputs = function.nnz_out(0)
+        answers = np.empty((n_outputs, n))
         done = 0
-        for future, block in distributed.as_completed(futures, with_results=True):
+        for future, results in distributed.as_completed(futures, with_results=True):
             start = starts[position[future.key]]
             stop = min(start + size, n)
-            answers[:, start:stop] = block[:, :stop - start]
+            answers[:, start:stop] = checked(results, n_outputs, size)[:, :stop - start]
             done += stop - start
             if progress is not None:
                 progress(done, n)
@@ -132,7 +134,7 @@ def runner(dask: str | None = None, *, chunk: int = CHUNK) -> Iterator[Runner]:
     distributed = require("distributed", "--dask")
     if dask == "local":
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                      dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
             yield OnDask(client, chunk)
         return
     try:
