@@ -368,9 +368,9 @@ class SobolIndex(_Report):
     """Variance-based (Sobol) sensitivity of a target to one uncertain input."""
 
     first: float
-    """First-order index: the share of the target's variance due to this input alone (Saltelli estimator)."""
+    """First-order index: the share of the target's variance due to this input alone (SALib: Saltelli et al. 2010)."""
     total: float
-    """Total-order index: the share due to this input with all its interactions (Jansen estimator)."""
+    """Total-order index: the share due to this input with all its interactions (SALib: the Jansen form)."""
 
 
 class UncertaintyTarget(_Report):

@@ -121,6 +121,8 @@ COMMANDS = {
     "verify": ("verify",),
     "solve": ("solve", str(REPO / "problems" / "required_throughput_for_cost.toml")),
     "sensitivity": ("sensitivity", "econ.cost.per_token", "--preset", FIXTURE),
+    "uncertainty": ("uncertainty", "econ.cost.per_token", "--preset", "runs.llama3_405b_h100_uncertain",
+                    "--samples", "512"),
 }
 
 

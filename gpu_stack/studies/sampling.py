@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special
 from scipy.stats import qmc
 
 from gpu_stack.core import Correlation, Uncertain
@@ -61,8 +61,8 @@ def correlate(u: np.ndarray, ids: Sequence[str], correlations: Sequence[Correlat
         columns = [column[ident] for ident in block.ids]
         eigenvalues, vectors = np.linalg.eigh(rank_to_gaussian(np.array(block.matrix)))
         factor = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
-        z = stats.norm.ppf(u[:, columns]) @ factor.T
-        u[:, columns] = np.clip(stats.norm.cdf(z), _EDGE, 1.0 - _EDGE)
+        z = special.ndtri(u[:, columns]) @ factor.T
+        u[:, columns] = np.clip(special.ndtr(z), _EDGE, 1.0 - _EDGE)
     return u
 
 
@@ -71,20 +71,22 @@ def inverse_cdf(uncertain: Uncertain, u: np.ndarray) -> np.ndarray:
     p = uncertain.params
     dist = uncertain.dist
     if dist == "normal":
-        return p["mean"] + p["std"] * stats.norm.ppf(u)
+        return p["mean"] + p["std"] * special.ndtri(u)
     if dist == "lognormal":
-        return p["median"] * np.exp(p["sigma"] * stats.norm.ppf(u))
+        return p["median"] * np.exp(p["sigma"] * special.ndtri(u))
     if dist == "uniform":
         return p["low"] + u * (p["high"] - p["low"])
     if dist == "loguniform":
         return np.exp(np.log(p["low"]) + u * (np.log(p["high"]) - np.log(p["low"])))
     width = p.get("high", 0.0) - p.get("low", 0.0)
-    if dist == "triangular":
-        return stats.triang.ppf(u, (p["mode"] - p["low"]) / width, loc=p["low"], scale=width)
+    if dist == "triangular":   # the inverse of the two quadratic pieces of the CDF, split at F(mode)
+        rising = u < (p["mode"] - p["low"]) / width
+        return np.where(rising, p["low"] + np.sqrt(u * width * (p["mode"] - p["low"])),
+                        p["high"] - np.sqrt((1.0 - u) * width * (p["high"] - p["mode"])))
     if dist == "pert":   # the PERT Beta: shapes 1 + 4 (mode-low)/width and 1 + 4 (high-mode)/width on [low, high]
         a = 1.0 + 4.0 * (p["mode"] - p["low"]) / width
         b = 1.0 + 4.0 * (p["high"] - p["mode"]) / width
-        return p["low"] + width * stats.beta.ppf(u, a, b)
+        return p["low"] + width * special.betaincinv(a, b, u)
     if dist == "empirical":   # the sample's quantile function, linear between order statistics
         return np.quantile(np.array(uncertain.values), u)
     raise ValueError(f"no inverse CDF for {dist!r}")   # parse_uncertain admits only the distributions above

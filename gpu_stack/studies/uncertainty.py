@@ -160,8 +160,6 @@ def _sobol(model: "Model", function: Any, targets: list[str], ids: list[str], sa
     if question.correlations:
         return {}, "Sobol indices are left out: they assume independent inputs, and [uncertain.correlation] " \
                    "correlates some"
-    if len(ids) < 2:
-        return {}, None if len(ids) else "no inputs to rank"
     sample_sobol = require("SALib.sample.sobol", "Sobol indices")
     analyze_sobol = require("SALib.analyze.sobol", "Sobol indices")
     base = 1 << (min(samples, SOBOL_BASE).bit_length() - 1)
