@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,15 @@ def test_dask_local_cluster_gives_the_in_process_numbers(toy):
         there = uncertainty(model, ["toy.cost"], samples=3000, seed=11, run=run)
     assert np.array_equal(here.targets[0].values, there.targets[0].values)
     assert json.dumps(here.report().model_dump()) == json.dumps(there.report().model_dump())
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None, reason="no C compiler")
+def test_jit_gives_the_virtual_machines_numbers(cli, toy):
+    _registry, scenario, flags = toy
+    args = ["uncertainty", "toy.cost", "--preset", str(scenario), *flags, "--samples", "2048", "--seed", "5", "--json"]
+    assert cli(*args, "--jit").stdout == cli(*args).stdout
+    refused = cli(*args, "--jit", "--dask", "local")
+    assert refused.exit_code == 2 and "--jit" in refused.stderr
 
 
 def test_plot_files_are_real_pictures(cli, toy, tmp_path):

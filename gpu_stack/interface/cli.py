@@ -545,6 +545,8 @@ def uncertainty_command(
     dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS|local", help="Evaluate on a Dask "
                                                 "cluster: a scheduler address, or 'local' for a LocalCluster of "
                                                 "2 workers.")] = None,
+    jit: Annotated[bool, typer.Option("--jit", help="Compile the batch function to C with gcc -O2 first (kept in "
+                                      "the disk cache); in this process only.")] = False,
     units: UnitsOption = UnitsMode.human,
     registry: RegistryOption = None, as_json: JsonOption = False,
 ) -> int:
@@ -563,7 +565,7 @@ def uncertainty_command(
     pinned = {item.id: item.given for item in parse_assign_options(reg, assign or [])}  # refuses a malformed one
     model = Model(preset or [], pinned, compose(reg, [], [], select or []).select, reg)
     _warn(model.question.warnings)
-    with runner(dask) as run, _progress() as progress:
+    with runner(dask, jit=jit) as run, _progress() as progress:
         result = uncertainty(model, targets, samples=samples, seed=seed, method=method.value, run=run,
                              progress=progress)
     _warn(result.warnings)

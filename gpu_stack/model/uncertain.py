@@ -76,7 +76,7 @@ def parse_uncertain(registry: Registry, table: Mapping[str, Any], *, path: Path,
             hint = "constants cannot be uncertain" if ident in registry.constants else registry.suggest(ident)
             raise UnknownIdError(f"[uncertain] names unknown variable '{ident}'", hint=hint, **where)
         if ident not in assigned:
-            raise ScenarioError(f"'{ident}' is uncertain but has no point value", hint=f"assign it in [assign] "
+            raise ScenarioError(f"'{ident}' is uncertain but has no point value", hint="assign it in [assign] "
                                 "(here or in an extended pack): other commands use that value", **where)
         entries[ident] = _distribution(registry, ident, raw, path=path, line=line, origin=origin)
     correlation = None

@@ -235,16 +235,17 @@ class Model:
         return sensitivity_report(self.registry, target, self.question)
 
     def uncertainty(self, targets: str | Sequence[str], *, samples: int = 10_000, seed: int = 0,
-                    method: str = "mc", dask: str | None = None) -> "UncertaintyResult":
+                    method: str = "mc", dask: str | None = None, jit: bool = False) -> "UncertaintyResult":
         """Propagate the presets' [uncertain] inputs to `targets`: percentiles, Sobol indices, elasticities.
 
-        `method` is mc, lhs or sobol; `dask` None (this process), "local" or a scheduler address. The
+        `method` is mc, lhs or sobol; `dask` None (this process), "local" or a scheduler address; `jit`
+        runs the batch as gcc-compiled C in this process (`gpu_stack.studies.batch.native`). The
         result's `to_frame()` is a pandas DataFrame of the samples, `summary()` one of the statistics;
         see `gpu_stack.studies.uncertainty`.
         """
         from gpu_stack.studies.batch import runner
         from gpu_stack.studies.uncertainty import uncertainty
-        with runner(dask) as run:
+        with runner(dask, jit=jit) as run:
             return uncertainty(self, [targets] if isinstance(targets, str) else list(targets), samples=samples,
                                seed=seed, method=method, run=run)
 
