@@ -19,8 +19,10 @@ from scipy import stats
 
 from gpu_stack import Model
 from gpu_stack.core import Uncertain
+from gpu_stack.errors import InputError
 from gpu_stack.model.registry import Registry
 from gpu_stack.studies.batch import runner
+from gpu_stack.studies.optional import require
 from gpu_stack.studies.sampling import inverse_cdf, median, sample_inputs
 from gpu_stack.studies.uncertainty import uncertainty
 
@@ -191,6 +193,8 @@ def test_rank_correlation_through_the_gaussian_copula(toy, tmp_path):
     result = uncertainty(model, ["toy.cost"], samples=2048, seed=2)
     assert result.report().targets[0].sobol == {}                  # Sobol indices assume independent inputs
     assert any("independent" in warning for warning in result.warnings)
+    pinned = Model([str(path)], {"toy.price": 2}, registry=registry).question   # --assign pins one: no block left
+    assert list(pinned.uncertain) == ["toy.quantity"] and pinned.correlations == []
 
 
 _PRICE = '"toy.price" = { dist = "lognormal", median = "2000 mUSD", sigma = 0.3, source = "synthetic" }'
@@ -276,6 +280,11 @@ def test_plot_files_are_real_pictures(cli, toy, tmp_path):
     assert rows[0] == "toy.price,toy.quantity,toy.cost" and len(rows) == 2049
     refused = cli(*base, "--plot", str(tmp_path / "u.jpg"))
     assert refused.exit_code == 2 and "--plot" in refused.stderr and not (tmp_path / "u.jpg").exists()
+
+
+def test_a_missing_optional_package_is_named_with_how_to_install_it():
+    with pytest.raises(InputError, match=r"--plot needs the Python package no_such_plotting_package.*pip install"):
+        require("no_such_plotting_package", "--plot")
 
 
 def test_shipped_uncertain_run_ranks_the_gpu_price_first(registry):

@@ -19,7 +19,7 @@ from gpu_stack.model.entries import ScenarioFile
 from gpu_stack.model.loader import line_index, line_of, read_toml, validate_file
 from gpu_stack.model.paths import builtin_scenarios
 from gpu_stack.model.registry import Registry
-from gpu_stack.model.uncertain import check_correlated, merge_correlations, parse_uncertain
+from gpu_stack.model.uncertain import check_correlated, merge_correlations, parse_uncertain, without
 
 __all__ = ["find_scenario", "load_scenario", "parse_value", "parse_assign_option", "parse_assign_options", "refuse_conflict",
            "merge", "list_scenarios", "describe_scenarios", "cut_off_assignments", "compose"]
@@ -360,6 +360,5 @@ def compose(registry: Registry, presets: Iterable[str] = (), assign: Iterable[st
     pinned = {item.id for item in extra}
     uncertain = {ident: u for s in scenarios for ident, u in s.uncertain.items()}
     uncertain = {ident: u for ident, u in uncertain.items() if ident not in pinned}
-    correlations = [c for c in merge_correlations([], (c for s in scenarios for c in s.correlations))
-                    if not set(c.ids) & pinned]
+    correlations = without(merge_correlations([], (c for s in scenarios for c in s.correlations)), pinned)
     return Question(scenarios, assignments, selection, list(dict.fromkeys(warnings)), uncertain, correlations)

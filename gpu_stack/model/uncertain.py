@@ -38,7 +38,7 @@ from gpu_stack.model.loader import read_text
 from gpu_stack.model.registry import Registry
 
 __all__ = ["DISTRIBUTIONS", "MAX_MASS_OUTSIDE", "parse_uncertain", "check_correlated", "merge_correlations",
-           "rank_to_gaussian"]
+           "without", "rank_to_gaussian"]
 
 # distribution -> its parameters, in the order they are written
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
@@ -91,6 +91,18 @@ def merge_correlations(earlier: Iterable[Correlation], later: Iterable[Correlati
     for block in later:
         merged = [b for b in merged if not set(b.ids) & set(block.ids)] + [block]
     return merged
+
+
+def without(blocks: Iterable[Correlation], pinned: set[str]) -> list[Correlation]:
+    """Correlation blocks with the pinned IDs taken out (a principal submatrix stays positive semi-definite);
+    a block left with fewer than two IDs goes."""
+    kept = []
+    for block in blocks:
+        rows = [k for k, ident in enumerate(block.ids) if ident not in pinned]
+        if len(rows) >= 2:
+            kept.append(Correlation(tuple(block.ids[k] for k in rows),
+                                    tuple(tuple(block.matrix[i][j] for j in rows) for i in rows), block.origin))
+    return kept
 
 
 def rank_to_gaussian(matrix: np.ndarray) -> np.ndarray:
