@@ -71,12 +71,12 @@ class UncertaintyResult:
 
     def to_frame(self) -> "pandas.DataFrame":
         """One row per sample: the sampled inputs, then the targets (declared units; NaN where a point failed)."""
-        pandas = require("pandas", "a DataFrame of the samples")
+        pandas = require("pandas", "making a DataFrame of the samples (and --out)")
         return pandas.DataFrame({**self.inputs, **{t.id: t.values for t in self.targets}})
 
     def summary(self) -> "pandas.DataFrame":
         """One row per target: unit, mean, std and the percentiles."""
-        pandas = require("pandas", "a DataFrame of the statistics")
+        pandas = require("pandas", "making a DataFrame of the statistics")
         rows = [{"id": t.id, "unit": t.unit, "mean": t.report.mean, "std": t.report.std, **t.report.percentiles}
                 for t in self.targets]
         return pandas.DataFrame(rows).set_index("id")
@@ -160,8 +160,8 @@ def _sobol(model: "Model", function: Any, targets: list[str], ids: list[str], sa
     if question.correlations:
         return {}, "Sobol indices are left out: they assume independent inputs, and [uncertain.correlation] " \
                    "correlates some"
-    sample_sobol = require("SALib.sample.sobol", "Sobol indices")
-    analyze_sobol = require("SALib.analyze.sobol", "Sobol indices")
+    sample_sobol = require("SALib.sample.sobol", "computing Sobol indices")
+    analyze_sobol = require("SALib.analyze.sobol", "computing Sobol indices")
     base = 1 << (min(samples, SOBOL_BASE).bit_length() - 1)
     problem = {"num_vars": len(ids), "names": ids, "bounds": [[0.0, 1.0]] * len(ids)}
     u = np.clip(sample_sobol.sample(problem, base, calc_second_order=False, scramble=True, seed=seed), 1e-12,
