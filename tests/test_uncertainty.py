@@ -8,6 +8,7 @@ against the distributions' own definitions.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
@@ -282,9 +283,14 @@ def test_plot_files_are_real_pictures(cli, toy, tmp_path):
     assert refused.exit_code == 2 and "--plot" in refused.stderr and not (tmp_path / "u.jpg").exists()
 
 
-def test_a_missing_optional_package_is_named_with_how_to_install_it():
+def test_a_missing_optional_package_is_named_with_how_to_install_it(cli, toy, tmp_path):
     with pytest.raises(InputError, match=r"--plot needs the Python package no_such_plotting_package.*pip install"):
         require("no_such_plotting_package", "--plot")
+    if importlib.util.find_spec("pyarrow") is None:   # Parquet's writer is not in the studies extra
+        _registry, scenario, flags = toy
+        parquet = tmp_path / "u.parquet"
+        result = cli("uncertainty", "toy.cost", "--preset", str(scenario), *flags, "--out", str(parquet))
+        assert result.exit_code == 2 and "pyarrow" in result.stderr and not parquet.exists()
 
 
 def test_shipped_uncertain_run_ranks_the_gpu_price_first(registry):

@@ -558,9 +558,13 @@ def uncertainty_command(
     for path, allowed, flag in ((out, (".csv", ".parquet"), "--out"), (plot, (".png", ".svg"), "--plot")):
         if path is not None and path.suffix.lower() not in allowed:
             raise InputError(f"{flag} {path}: write {' or '.join('FILE' + a for a in allowed)}")
-    if out is not None and out.suffix.lower() == ".parquet":
-        from gpu_stack.studies.optional import require
-        require("pyarrow", "--out FILE.parquet")
+    from gpu_stack.studies.optional import require   # a missing package is named before any work is done
+    if out is not None:
+        require("pandas", "--out")
+        if out.suffix.lower() == ".parquet":
+            require("pyarrow", "--out FILE.parquet")
+    if plot is not None:
+        require("matplotlib", "--plot")
     reg = _registry(registry)
     pinned = {item.id: item.given for item in parse_assign_options(reg, assign or [])}  # refuses a malformed one
     model = Model(preset or [], pinned, compose(reg, [], [], select or []).select, reg)
