@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
-__all__ = ["Assignment", "Scenario", "Question", "TARGET_PREFIX", "target_key", "is_target_key", "target_of"]
+__all__ = ["Assignment", "Uncertain", "Correlation", "Scenario", "Question", "TARGET_PREFIX", "target_key", "is_target_key", "target_of"]
 
 TARGET_PREFIX = "target:"
 
@@ -43,6 +44,33 @@ class Assignment:
     source: str | None = None
 
 
+@dataclass(frozen=True)
+class Uncertain:
+    """A distribution for one input (a scenario's [uncertain] entry), its parameters in the declared unit.
+
+    `params` holds the distribution's named parameters (normal: mean, std; lognormal: median, sigma of the
+    natural log; uniform and loguniform: low, high; triangular and pert: low, mode, high); an empirical
+    distribution holds its sorted sample values instead.
+    """
+
+    id: str
+    dist: str
+    params: Mapping[str, float]
+    unit: str
+    origin: str              # the scenario that declared it
+    source: str | None = None
+    values: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """A rank (Spearman) correlation matrix between uncertain inputs, applied through a Gaussian copula."""
+
+    ids: tuple[str, ...]
+    matrix: tuple[tuple[float, ...], ...]
+    origin: str
+
+
 @dataclass
 class Scenario:
     """A composed scenario: its own entries after those of what it extends."""
@@ -56,6 +84,8 @@ class Scenario:
     select: dict[str, str] = field(default_factory=dict)
     extends: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)   # e.g. an own assignment an extended pack's override cuts off
+    uncertain: dict[str, Uncertain] = field(default_factory=dict)   # [uncertain]: [assign] keeps the point value
+    correlations: list[Correlation] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +96,8 @@ class Question:
     assign: dict[str, Assignment]
     select: dict[str, str]
     warnings: list[str] = field(default_factory=list)   # e.g. an --assign an earlier preset's override cuts off
+    uncertain: dict[str, Uncertain] = field(default_factory=dict)   # the presets' [uncertain], --assign pins
+    correlations: list[Correlation] = field(default_factory=list)
 
     @property
     def preset_names(self) -> list[str]:

@@ -22,7 +22,8 @@ __all__ = [
     "ValueItem", "StructureItem", "SolveResult", "SensitivityRoot", "SensitivityReport",
     "SweepColumn", "SweepPoint", "SweepReport", "ParetoPoint", "ParetoReport",
     "ValidationCaseItem", "ValidationFileItem", "ValidationReport",
-    "FittedParameter", "ObservationRow", "CalibrationReport", "SCHEMA_MODELS", "json_schemas",
+    "FittedParameter", "ObservationRow", "CalibrationReport",
+    "SobolIndex", "UncertaintyTarget", "UncertaintyReport", "SCHEMA_MODELS", "json_schemas",
 ]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -621,6 +622,53 @@ class CalibrationReport(_Report):
     notes: list[str] = Field(default_factory=list)
     """What limits the intervals: a parameter on a bound, no degree of freedom, a rank-deficient Jacobian."""
 
+class SobolIndex(_Report):
+    """Variance-based (Sobol) sensitivity of a target to one uncertain input."""
+
+    first: float
+    """First-order index: the share of the target's variance due to this input alone (SALib: Saltelli et al. 2010)."""
+    total: float
+    """Total-order index: the share due to this input with all its interactions (SALib: the Jansen form)."""
+
+
+class UncertaintyTarget(_Report):
+    """The distribution of one target over the sampled inputs."""
+
+    id: str
+    """The target variable."""
+    unit: str
+    """Its declared unit: every value of this object is in it."""
+    mean: float
+    """Sample mean over the points whose solve passed its check."""
+    std: float
+    """Sample standard deviation (ddof 1)."""
+    median: float
+    """50th percentile."""
+    p05: float
+    """5th percentile: the lower end of the 90% interval."""
+    p95: float
+    """95th percentile: the upper end of the 90% interval."""
+    percentiles: dict[str, float]
+    """p01, p05, p10, p25, p50, p75, p90, p95, p99 (linear interpolation between order statistics)."""
+    sobol: dict[str, SobolIndex]
+    """Uncertain input ID → its Sobol indices (SALib, a Saltelli design of its own); empty when the inputs are
+    correlated (the indices assume independent inputs) or some design point failed its check."""
+    elasticities: dict[str, float]
+    """Uncertain input ID → d ln(target) / d ln(input) at the inputs' medians (exact, AD); 0 outside the cone."""
+
+
+class UncertaintyReport(_Report):
+    """`uncertainty --json`: targets propagated through the uncertain inputs of the presets."""
+
+    samples: int
+    """Points sampled."""
+    seed: int
+    """The seed: the same seed, samples and method give byte-identical output."""
+    method: Literal["mc", "lhs", "sobol"]
+    """mc: independent uniforms; lhs: a Latin hypercube; sobol: a scrambled Sobol sequence."""
+    targets: list[UncertaintyTarget]
+    """One per target, in the order asked."""
+
 
 # command -> the model of its --json output (scenario-report prints a list of them for several scenarios)
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -635,6 +683,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "pareto": ParetoReport,
     "validate": ValidationReport,
     "calibrate": CalibrationReport,
+    "uncertainty": UncertaintyReport,
 }
 
 

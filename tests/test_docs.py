@@ -128,6 +128,8 @@ COMMANDS = {
     "calibrate": ("calibrate", "h100_sxm_gemm", "--fit", "kernel.gemm.peak_fraction=0.5:1", "--fit",
                   "kernel.gemm.depth_half_k=0:5000", "--fit", "kernel.launch.cpu_time_per_kernel=1e-6:5e-5",
                   "--holdout", "bf16_8192_sustained"),
+    "uncertainty": ("uncertainty", "econ.cost.per_token", "--preset", "runs.llama3_405b_h100_uncertain",
+                    "--samples", "512"),
 }
 
 

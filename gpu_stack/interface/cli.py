@@ -8,6 +8,7 @@ quietly with 0.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import fnmatch
@@ -468,23 +469,35 @@ def _pose(reg: Any, problem_file: str | None, preset: list[str] | None, assign: 
 
 
 class _Progress:
-    """A rich progress bar on stderr (a terminal only) that appears once the work has taken a second."""
+    """A rich progress bar on stderr (a terminal only) that appears once the work has taken a second.
+
+    Call it with (done, total) for one bar named `label`; `phase(name)` gives the callback of a bar
+    of its own, for work in several phases.
+    """
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.started = time.perf_counter()
         self.bar: Any = None
-        self.task: Any = None
+        self.tasks: dict[str, Any] = {}
 
     def __call__(self, done: int, total: int) -> None:
+        self._update(self.label, done, total)
+
+    def phase(self, name: str) -> Callable[[int, int], None]:
+        """The (done, total) callback of the phase `name`."""
+        return lambda done, total: self._update(name, done, total)
+
+    def _update(self, name: str, done: int, total: int) -> None:
         if self.bar is None:
             if time.perf_counter() - self.started < 1.0 or not sys.stderr.isatty():
                 return
             from rich.progress import Progress
             self.bar = Progress(console=_stderr(), transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(self.label, total=total)
-        self.bar.update(self.task, completed=done)
+        if name not in self.tasks:
+            self.tasks[name] = self.bar.add_task(name, total=total)
+        self.bar.update(self.tasks[name], completed=done)
 
     def __enter__(self) -> "_Progress":
         return self
@@ -763,6 +776,75 @@ def calibrate(
     else:
         render.render_calibration(_stdout(), report, Display(reg, units), written=out if report.status == "ok" else None)
     return 0 if report.status == "ok" else 1
+
+
+class SamplingMethod(str, enum.Enum):
+    """How `uncertainty` fills the unit cube."""
+
+    mc = "mc"
+    lhs = "lhs"
+    sobol = "sobol"
+
+
+@app.command("uncertainty", cls=_Command)
+@guarded
+def uncertainty_command(
+    targets: Annotated[list[str], typer.Argument(metavar="TARGET...", autocompletion=_complete_variables,
+                                                 help="Variable IDs to propagate the uncertain inputs to.")],
+    preset: PresetOption = None, assign: AssignOption = None, select: SelectOption = None,
+    samples: Annotated[int, typer.Option("--samples", min=2, metavar="N", help="Points to sample.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Seed: the same seed gives the same "
+                                      "numbers.")] = 0,
+    method: Annotated[SamplingMethod, typer.Option("--method", help="mc: independent uniforms; lhs: Latin "
+                                                   "hypercube; sobol: scrambled Sobol sequence (N a power of "
+                                                   "two).")] = SamplingMethod.mc,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE.csv|FILE.parquet", help="Write the "
+                                                "samples (inputs and targets, declared units), one row each.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE", help="Draw each target's "
+                                                 "histogram and CDF with the 90% interval, and its Sobol "
+                                                 "indices.")] = None,
+    dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS|local", help="Evaluate on a Dask "
+                                                "cluster: a scheduler address, or 'local' for a LocalCluster of "
+                                                "2 workers.")] = None,
+    jit: Annotated[bool, typer.Option("--jit", help="Compile the batch function to C with gcc -O2 first (kept in "
+                                      "the disk cache); in this process only.")] = False,
+    units: UnitsOption = UnitsMode.human,
+    registry: RegistryOption = None, as_json: JsonOption = False,
+) -> int:
+    """Propagate the presets' [uncertain] inputs: percentiles, 90% interval, Sobol indices, elasticities."""
+    from gpu_stack.model.scenarios import compose, parse_assign_options
+    from gpu_stack.solver.compiled import Model
+    from gpu_stack.studies.batch import runner
+    from gpu_stack.studies.uncertainty import uncertainty
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"--out {out}: write FILE.csv or FILE.parquet")
+    from gpu_stack.studies.optional import require   # a missing package is named before any work is done
+    if out is not None:
+        require("pandas", "--out")
+        if out.suffix.lower() == ".parquet":
+            require("pyarrow", "--out FILE.parquet")
+    if plot is not None:
+        from gpu_stack.studies.plots import check_plot_path
+        check_plot_path(plot)
+    reg = _registry(registry)
+    pinned = {item.id: item.given for item in parse_assign_options(reg, assign or [])}  # refuses a malformed one
+    model = Model(preset or [], pinned, compose(reg, [], [], select or []).select, reg)
+    _warn(model.question.warnings)
+    with runner(dask, jit=jit) as run, _Progress("uncertainty") as progress:
+        result = uncertainty(model, targets, samples=samples, seed=seed, method=method.value, run=run,
+                             progress=progress.phase)
+    _warn(result.warnings)
+    if out is not None:
+        frame = result.to_frame()
+        frame.to_csv(out, index=False) if out.suffix.lower() == ".csv" else frame.to_parquet(out, index=False)
+    if plot is not None:
+        from gpu_stack.studies.plots import plot_uncertainty
+        plot_uncertainty(result, plot)
+    if as_json:
+        _emit_json(result.report().model_dump())
+    else:
+        render.render_uncertainty(_stdout(), result, Display(reg, units))
+    return 0
 
 
 def main() -> None:

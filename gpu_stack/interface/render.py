@@ -467,3 +467,40 @@ def _percent(value: float | None, *, sign: bool = True) -> str:
     if value is None or value != value:
         return "—"
     return f"{100 * value:+.1f}%" if sign else f"{100 * value:.1f}%"
+
+def render_uncertainty(console: Console, result: Any, display: Display) -> None:
+    """`uncertainty`: per target its interval, mean ± std, the interval as N doubles, and what drives the spread.
+
+    `result` is a `gpu_stack.studies.uncertainty.UncertaintyResult`.
+    """
+    def shown(ident: str, value: float, unit: str) -> str:
+        return " ".join(display.quantity(ident, value, unit))
+
+    for index, target in enumerate(result.targets):
+        report = target.report
+        if index:
+            console.print()
+        console.print(Text.assemble((report.id, "bold"), f"  ({result.samples:,} samples, {result.method}, seed "
+                                                         f"{result.seed})"))
+        console.print(f"  median {shown(report.id, report.median, report.unit)}, 90% interval "
+                      f"[{shown(report.id, report.p05, report.unit)}, {shown(report.id, report.p95, report.unit)}]")
+        console.print(f"  mean {shown(report.id, report.mean, report.unit)}, "
+                      f"std {shown(report.id, report.std, report.unit)}")
+        steps = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+        for header in ("samples", "p05", "p95"):
+            steps.add_column(header, justify="right", no_wrap=True)
+        for n, low, high in target.convergence:
+            steps.add_row(f"{n:,}", shown(report.id, low, report.unit), shown(report.id, high, report.unit))
+        console.print("  the 90% interval as N doubles:")
+        console.print(Padding(steps, (0, 0, 0, 2)))
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for header in ("input", "Sobol first", "Sobol total", "elasticity at median"):
+            table.add_column(header, justify="left" if header == "input" else "right", no_wrap=header != "input",
+                             overflow="fold")
+        order = sorted(report.elasticities, key=lambda i: (-(report.sobol[i].total if i in report.sobol else 0.0),
+                                                          -abs(report.elasticities[i]), i))
+        for ident in order:
+            index_ = report.sobol.get(ident)
+            table.add_row(ident, f"{index_.first:.3f}" if index_ else "-", f"{index_.total:.3f}" if index_ else "-",
+                          f"{report.elasticities[ident]:+.4f}")
+        console.print(Padding(table, (0, 0, 0, 2)))

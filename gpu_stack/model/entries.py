@@ -149,7 +149,8 @@ def _listed(value: object) -> object:
 
 
 class ScenarioFile(_File):
-    """A scenario file (docs/file-formats.md): kind, description, extends, outputs, [assign], [select]."""
+    """A scenario file (docs/file-formats.md): kind, description, extends, outputs, [assign], [select],
+    [uncertain] (read by `gpu_stack.model.uncertain`)."""
 
     kind: str
     name: str | None = None
@@ -159,6 +160,7 @@ class ScenarioFile(_File):
     assign: dict[str, Any] = Field(default_factory=dict)
     select: dict[str, NonEmptyText] = Field(default_factory=dict)
     calibration: dict[str, Any] | None = None   # kind = "calibrated" only: the data and fit `calibrate` wrote
+    uncertain: dict[str, Any] = Field(default_factory=dict)
 
 
 class ObservationEntry(_File):

@@ -19,13 +19,14 @@ from gpu_stack.model.entries import ScenarioFile
 from gpu_stack.model.loader import line_index, line_of, read_toml, validate_file
 from gpu_stack.model.paths import builtin_scenarios
 from gpu_stack.model.registry import Registry
+from gpu_stack.model.uncertain import check_correlated, merge_correlations, parse_uncertain, without
 
 __all__ = ["find_scenario", "load_scenario", "parse_value", "parse_assign_option", "parse_assign_options", "refuse_conflict",
            "merge", "list_scenarios", "describe_scenarios", "cut_off_assignments", "compose"]
 
 ScenarioKind = Literal["synthetic", "cited", "measured", "calibrated"]
 _KINDS = ("synthetic", "cited", "measured", "calibrated")
-_KEYS = {"kind", "description", "extends", "outputs", "assign", "select", "name", "calibration"}
+_KEYS = {"kind", "description", "extends", "outputs", "assign", "select", "uncertain", "name", "calibration"}
 
 
 def parse_value(registry: Registry, ident: str, raw: Any, *, origin: str, where: str | None = None,
@@ -169,8 +170,8 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
     unknown = set(data) - _KEYS
     if unknown:
         raise ScenarioError(f"unknown key(s) {sorted(unknown)}", file=path,
-                            hint="a scenario holds kind, description, extends, outputs, [assign], [select] "
-                                 "(and [calibration] when kind = \"calibrated\")")
+                            hint="a scenario holds kind, description, extends, outputs, [assign], [select], "
+                                 "[uncertain] (and [calibration] when kind = \"calibrated\")")
     kind = data.get("kind")
     if kind not in _KINDS:
         raise ScenarioError(f"kind must be one of {', '.join(_KINDS)} (got {kind!r})", file=path,
@@ -189,6 +190,8 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
         parent = load_scenario(registry, parent_ref, relative_to=path.parent, _chain=(*_chain, path))
         scenario.assign.update(parent.assign)
         scenario.select.update(parent.select)
+        scenario.uncertain.update(parent.uncertain)
+        scenario.correlations = merge_correlations(scenario.correlations, parent.correlations)
         scenario.warnings += [w for w in parent.warnings if w not in scenario.warnings]
         layers.append(parent.assign)
         outputs = parent.outputs or outputs
@@ -197,6 +200,12 @@ def load_scenario(registry: Registry, ref: str, *, relative_to: Path | None = No
                               line=assign_lines.get(ident) or _assign_line(text, ident))
            for ident, raw in contents.assign.items()}
     scenario.assign.update(own)
+    uncertain, correlation = parse_uncertain(registry, contents.uncertain, path=path, text=text, origin=name,
+                                             assigned=scenario.assign)
+    scenario.uncertain.update(uncertain)
+    if correlation is not None:
+        check_correlated(correlation, scenario.uncertain, path=path, text=text)
+        scenario.correlations = merge_correlations(scenario.correlations, [correlation])
     select = dict(contents.select)
     try:
         registry.select({**scenario.select, **select})
@@ -351,4 +360,9 @@ def compose(registry: Registry, presets: Iterable[str] = (), assign: Iterable[st
     registry.select(selection)
     warnings = [w for s in scenarios for w in s.warnings]
     warnings += cut_off_assignments(registry, [*(s.assign for s in scenarios), {a.id: a for a in extra}], selection)
-    return Question(scenarios, assignments, selection, list(dict.fromkeys(warnings)))
+    # an --assign pins an uncertain input at its value; correlation blocks keep only what is still uncertain
+    pinned = {item.id for item in extra}
+    uncertain = {ident: u for s in scenarios for ident, u in s.uncertain.items()}
+    uncertain = {ident: u for ident, u in uncertain.items() if ident not in pinned}
+    correlations = without(merge_correlations([], (c for s in scenarios for c in s.correlations)), pinned)
+    return Question(scenarios, assignments, selection, list(dict.fromkeys(warnings)), uncertain, correlations)

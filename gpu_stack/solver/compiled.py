@@ -9,6 +9,7 @@ Load once, ask many times::
     model.solve(targets={"training.wallclock": "80 day"}, free=["training.stall_fraction"])
     model.optimize(minimize="econ.cost.per_token", free={"par.dp.degree": (16, 187)})
     model.sensitivity("econ.cost.per_token")
+    model.uncertainty("econ.cost.per_token", samples=10_000, seed=1)   # needs a preset with [uncertain]
 
 Every question becomes one CasADi function per shape (which IDs are asked,
 assigned, targeted and freed), compiled once and cached in memory and on
@@ -27,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import casadi as ca
 import numpy as np
@@ -43,6 +44,9 @@ from gpu_stack.solver.cache import cache_for
 from gpu_stack.solver.fastcall import FastCall
 from gpu_stack.solver.sensitivity import sensitivity as sensitivity_report
 from gpu_stack.solver.solve import Solution, forward_blocks, prepare, solve_prepared, square_or_raise
+
+if TYPE_CHECKING:
+    from gpu_stack.studies.uncertainty import UncertaintyResult
 
 __all__ = ["Model"]
 
@@ -284,6 +288,21 @@ class Model:
     def sensitivity(self, target: str) -> SensitivityReport:
         """d ln(target) / d ln(input) for every assigned input in the target's cone (exact, AD)."""
         return sensitivity_report(self.registry, target, self.question)
+
+    def uncertainty(self, targets: str | Sequence[str], *, samples: int = 10_000, seed: int = 0,
+                    method: str = "mc", dask: str | None = None, jit: bool = False) -> "UncertaintyResult":
+        """Propagate the presets' [uncertain] inputs to `targets`: percentiles, Sobol indices, elasticities.
+
+        `method` is mc, lhs or sobol; `dask` None (this process), "local" or a scheduler address; `jit`
+        runs the batch as gcc-compiled C in this process (`gpu_stack.studies.batch.native`). The
+        result's `to_frame()` is a pandas DataFrame of the samples, `summary()` one of the statistics;
+        see `gpu_stack.studies.uncertainty`.
+        """
+        from gpu_stack.studies.batch import runner
+        from gpu_stack.studies.uncertainty import uncertainty
+        with runner(dask, jit=jit) as run:
+            return uncertainty(self, [targets] if isinstance(targets, str) else list(targets), samples=samples,
+                               seed=seed, method=method, run=run)
 
     @property
     def compiled_functions(self) -> int:

@@ -4,7 +4,8 @@
 * `plot_sweep` — one line per reported value against one varied input, a heat map per value for a
   grid of two inputs, value against each input for anything else; points that are not answers are
   shaded;
-* `plot_pareto` — the trade-off front of two objectives, its points numbered.
+* `plot_pareto` — the trade-off front of two objectives, its points numbered;
+* `plot_uncertainty` — per target its histogram and CDF with the 90% interval, and the Sobol indices.
 
 Each takes a report and a path (.png, .svg or .pdf) and writes one file. Axis labels are
 `ID [unit]` in declared units; SVG text is kept as text, so a label can be searched for.
@@ -21,11 +22,14 @@ import numpy as np
 
 from gpu_stack.errors import InputError
 from gpu_stack.reports import ParetoReport, SensitivityReport, SweepReport
+from gpu_stack.studies.optional import require
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["check_plot_path", "plot_tornado", "plot_sweep", "plot_pareto"]
+    from gpu_stack.studies.uncertainty import UncertaintyResult
+
+__all__ = ["check_plot_path", "plot_tornado", "plot_sweep", "plot_pareto", "plot_uncertainty"]
 
 _SUFFIXES = (".png", ".svg", ".pdf")
 _NOT_OK = "#bbbbbb"    # shading of points that are not answers
@@ -43,12 +47,7 @@ def check_plot_path(path: str | Path) -> Path:
 
 
 def _matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise InputError("pictures need matplotlib, which is not installed",
-                         hint="pip install 'gpu-stack[studies]'") from None
-    return matplotlib
+    return require("matplotlib", "--plot")
 
 
 @contextmanager
@@ -234,3 +233,46 @@ def plot_pareto(report: ParetoReport, path: str | Path) -> None:
         axes.set_ylabel(_label(first.id, first.unit))
         axes.set_title(f"trade-off front: {report.problem}")
         axes.legend(loc="best", fontsize=7)
+
+
+# ------------------------------------------------------------------ uncertainty
+
+
+def plot_uncertainty(result: UncertaintyResult, path: str | Path) -> None:
+    """One row per target: its histogram with the CDF, the 90% interval shaded and the median marked; beside it
+    the Sobol first- and total-order indices of each uncertain input (or its elasticities when there are none).
+    """
+    rows = len(result.targets)
+    with _figure(path, (11, 4.2 * rows)) as figure:
+        axes = figure.subplots(rows, 2, squeeze=False, gridspec_kw={"width_ratios": [3, 2]})
+        for (histogram, bars), target in zip(axes, result.targets):
+            report = target.report
+            values = target.values[np.isfinite(target.values)]
+            histogram.hist(values, bins=60, density=True, color="#9ecae1", edgecolor="none")
+            histogram.axvspan(report.p05, report.p95, color="#fdae6b", alpha=0.3,
+                              label=f"90% interval [{report.p05:.4g}, {report.p95:.4g}]")
+            histogram.axvline(report.median, color="#d94801", label=f"median {report.median:.4g}")
+            histogram.set_xlabel(_label(report.id, report.unit))
+            histogram.set_ylabel("probability density")
+            cdf = histogram.twinx()
+            ordered = np.sort(values)
+            cdf.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size, color="#08519c", linewidth=1.2)
+            cdf.set_ylabel("cumulative probability")
+            cdf.set_ylim(0, 1)
+            histogram.legend(loc="upper left", fontsize=8, frameon=False)
+            histogram.set_title(f"{report.id}: {result.samples:,} samples ({result.method}, seed {result.seed})",
+                                fontsize=10)
+            inputs = list(report.elasticities)
+            positions = np.arange(len(inputs))
+            if report.sobol:
+                bars.barh(positions - 0.2, [report.sobol[i].first for i in inputs], height=0.4,
+                          label="first order", color="#6baed6")
+                bars.barh(positions + 0.2, [report.sobol[i].total for i in inputs], height=0.4,
+                          label="total order", color="#08519c")
+                bars.set_xlabel("Sobol index (share of variance)")
+                bars.legend(fontsize=8, frameon=False)
+            else:
+                bars.barh(positions, [report.elasticities[i] for i in inputs], color="#08519c")
+                bars.set_xlabel("elasticity at the medians (no Sobol indices)")
+            bars.set_yticks(positions, inputs, fontsize=8)
+            bars.invert_yaxis()
