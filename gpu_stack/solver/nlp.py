@@ -186,7 +186,10 @@ def compile_nlp(formulation: Formulation, *, domain_rows: bool = False) -> Compi
         name = "bonmin"
         options: dict[str, Any] = {"discrete": discrete, "print_time": False, "bonmin.bb_log_level": 0,
                                    "bonmin.nlp_log_level": 0, "bonmin.algorithm": "B-BB",
-                                   "bonmin.node_limit": 20000, "bonmin.time_limit": 60.0}
+                                   "bonmin.node_limit": 20000, "bonmin.time_limit": 60.0,
+                                   # IPOPT's default bound relaxation (1e-8) puts an optimum at an integer bound a
+                                   # hair outside it: fractional to bonmin, which then branches on it until its limits
+                                   "bonmin.bound_relax_factor": 0.0}
     else:
         name = "ipopt"
         options = {"print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes", "ipopt.tol": IPOPT_TOL,
