@@ -196,9 +196,6 @@ def test_an_acceptable_level_stop_says_so_and_is_re_checked(cli, resolve_data):
     forward = resolve_data("econ.cost.per_token", {"link.pcie.encoding_block_bits": bits},
                            presets=("runs.llama3_405b_h100",))["value"]
     assert data["objective"] == pytest.approx(forward, rel=1e-9)
-    assert data["objective"] == pytest.approx(
-        resolve_data("econ.cost.per_token", {"link.pcie.encoding_block_bits": 130},
-                     presets=("runs.llama3_405b_h100",))["value"], rel=1e-9)   # the 128b/130b value does as well
     code, data = _solve(cli, "--preset", "runs.llama3_405b_h100", "--maximize", "econ.cost.per_token",
                         "--free", "link.pcie.encoding_block_bits")
     assert code == 1 and data["status"] == "unbounded"   # longer blocks starve PCIe: cost grows without limit
