@@ -156,12 +156,12 @@ def test_flags_win_over_the_problem_file_and_the_report_says_so(cli, registry):
                for note in data["notes"]), data["notes"]
     text = cli("solve", problem, "--target", "training.wallclock=80 day").stdout
     assert "note: --target training.wallclock=80 day replaces the file's target" in text
-    pinned = cli("solve", problem, "--target", "training.wallclock=80 day", "--assign", "training.stall_fraction=0.1",
+    pinned = cli("solve", problem, "--target", "training.wallclock=80 day", "--assign", "training.stall_fraction=0.05",
                  "--free", "kernel.compute_efficiency=0.1:1", "--json").json()
     assert pinned["status"] == "ok" and "training.stall_fraction" not in pinned["free"]
     assert set(pinned["free"]) == {"kernel.compute_efficiency"}
     assert any("replaces the file's freeing of training.stall_fraction" in note for note in pinned["notes"])
-    assert any(f"training.stall_fraction = 0.1 (file: {base_stall:g})" in note for note in pinned["notes"])
+    assert any(f"training.stall_fraction = 0.05 (file: {base_stall:g})" in note for note in pinned["notes"])
 
 
 # ---------------------------------------------------------------- 5. overridden inputs
