@@ -292,6 +292,16 @@ def test_cited_layouts_fit_and_one_gpu_does_not(cli):
                         "llama on one GPU": (1, "constraint", "mem.ineq.fits_in_hbm", "violated")}, outcomes
 
 
+@pytest.mark.parametrize("run", ["korthikanti2022_22b_selective", "korthikanti2022_175b_full",
+                                 "korthikanti2022_530b_selective", "korthikanti2022_1t_full",
+                                 "narayanan2021_1_7b", "narayanan2021_1t", "llama2_70b_a100"])
+def test_the_validation_runs_fit_in_hbm(run, resolve_data):
+    """The layouts the Megatron-LM papers and Llama 2 ran fit their GPUs under the memory model."""
+    data = resolve_data("mem.ineq.fits_in_hbm", presets=(f"runs.{run}",), flags=("--constraints",))
+    assert [(c["id"], c["status"]) for c in data["constraints"] if c["id"] == "mem.ineq.fits_in_hbm"] == \
+        [("mem.ineq.fits_in_hbm", "ok")]
+
+
 # A GPU whose pieces are given directly (GB): 40 of model states, 60 of activations of which 10
 # remain when every layer is recomputed, no FP8, no workspace, no fragmentation, 80 GB usable.
 TIGHT = {"mem.model_states_per_gpu": "40 GB", "mem.activation_bytes_per_gpu": "60 GB",
