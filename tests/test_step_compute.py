@@ -56,9 +56,24 @@ def test_sequence_parallelism_splits_the_replicated_elementwise_bytes(value):
 def test_flash_attention_moves_no_score_bytes(value):
     a, t, s = value("arch.n_heads"), value("par.tp.degree"), value("arch.seq_len")
     act, mask = value("training.precision.activation_bytes"), value("kernel.elementwise.dropout_mask_bytes")
+    read = value("kernel.attention.softmax_read_fraction")
     unfused = value("kernel.elementwise.forward_bytes_per_token")
     flash = value("kernel.elementwise.forward_bytes_per_token", {"kernel.attention.flash": 1})
-    assert unfused - flash == pytest.approx(a / t * s * (4 * act + mask), rel=1e-12)   # softmax + dropout
+    # softmax reads its share of each score row and writes it whole; dropout reads, writes and masks it
+    assert unfused - flash == pytest.approx(a / t * s * ((read + 1) * act + 2 * act + mask), rel=1e-12)
+
+
+def test_causal_softmax_reading_half_a_row_saves_half_its_score_reads(value):
+    a, t, s = value("arch.n_heads"), value("par.tp.degree"), value("arch.seq_len")
+    act = value("training.precision.activation_bytes")
+    whole_rows = {"kernel.attention.softmax_read_fraction": 1}
+    half_rows = {"kernel.attention.softmax_read_fraction": 0.5}
+    scores = a / t * s
+    # forward: the scores read once; backward: the probabilities and their gradient
+    assert (value("kernel.elementwise.forward_bytes_per_token", whole_rows)
+            - value("kernel.elementwise.forward_bytes_per_token", half_rows)) == pytest.approx(scores * act / 2, rel=1e-12)
+    assert (value("kernel.elementwise.backward_bytes_per_token", whole_rows)
+            - value("kernel.elementwise.backward_bytes_per_token", half_rows)) == pytest.approx(scores * act, rel=1e-12)
 
 
 def test_backward_gemms_contract_over_their_own_depth(value):
