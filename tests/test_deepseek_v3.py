@@ -61,3 +61,32 @@ def test_all_to_all_hidden_by_the_schedule(cli):
 def test_dense_runs_keep_no_expert_traffic(cli):
     """The defaults leave dense runs without all-to-all."""
     assert _value(cli, "par.ep.exposed_comm_time", "runs.llama3_405b_h100") == 0
+
+
+def _run_value(resolve_data, target: str, assign: dict[str, object] | None = None) -> float:
+    return resolve_data(target, assign, None, ("runs.deepseek_v3_h800",))["value"]
+
+
+def test_sms_kept_for_communication_slow_the_compute_kernels(resolve_data):
+    """§3.2.2: 20 SMs run the all-to-all kernels, so the GEMM and attention kernels get 112 of the 132 SMs."""
+    work = _run_value(resolve_data, "kernel.step.tensor_work")
+    peak = _run_value(resolve_data, "gpu.peak_flops_power_limited") * 1e12  # TFLOP/s → FLOP/s
+    n_sms = _run_value(resolve_data, "gpu.n_sms")
+    comm_sms = _run_value(resolve_data, "par.ep.comm_sms")
+    assert comm_sms == 20
+    assert _run_value(resolve_data, "kernel.step.tensor_time") == pytest.approx(work / peak * n_sms / (n_sms - comm_sms), rel=1e-6)
+
+
+def test_multi_token_prediction_adds_a_block_and_a_head_pass(resolve_data):
+    """§2.2, §4.2 (depth 1): the module adds one averaged Transformer block spread over the 16 stages and one head pass."""
+    with_mtp = _run_value(resolve_data, "kernel.step.tensor_work")
+    without = _run_value(resolve_data, "kernel.step.tensor_work", {"arch.mtp.depth": 0})
+    twice = _run_value(resolve_data, "kernel.step.tensor_work", {"arch.mtp.depth": 2})
+    n_microbatches = _run_value(resolve_data, "par.pp.n_microbatches")
+    head = _run_value(resolve_data, "kernel.gemm.lm_head.flops") * sum(
+        1 / _run_value(resolve_data, f"kernel.gemm.lm_head.{kind}")
+        for kind in ("efficiency", "dgrad_efficiency", "wgrad_efficiency"))
+    # Without the module: n_mb·(61/16·layer + head); each module adds n_mb·(layer/16 + head).
+    layer = (without / n_microbatches - head) * 16 / 61
+    assert with_mtp - without == pytest.approx(n_microbatches * (layer / 16 + head), rel=1e-6)
+    assert twice - without == pytest.approx(2 * (with_mtp - without), rel=1e-6)
