@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 # Compiled functions are cached on disk; tests keep theirs in a folder of their own,
 # so a run never reads a user's cache nor leaves files in it (subprocesses inherit this).
 os.environ.setdefault("GPU_STACK_CACHE_DIR", tempfile.mkdtemp(prefix="gpu_stack_test_cache_"))
+# Piped answers are as wide as COLUMNS says, else a wide default; tests read the default (the ones about
+# narrow terminals set COLUMNS themselves), whatever the shell or a test runner's worker exported.
+os.environ.pop("COLUMNS", None)
 
 
 @pytest.fixture(scope="session")
