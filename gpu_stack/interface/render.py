@@ -396,12 +396,10 @@ def render_validate(console: Console, report: ValidationReport, display: Display
     for index, item in enumerate(report.files):
         if index:
             console.print()
-        console.print(Text(item.file, style="bold"))
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for header, justify in (("case", "left"), ("quantity", "left"), ("predicted", "right"),
-                                ("published", "right"), ("unit", "left"), ("error", "right"),
-                                ("6·N·D/(0.4·peak)", "right"), ("its error", "right")):
-            table.add_column(header, justify=justify, no_wrap=header != "case")
+        quantities = {case.quantity for case in item.cases}
+        shared = quantities.pop() if len(quantities) == 1 else None   # one quantity: named once, not per row
+        console.print(Text.assemble((item.file, "bold"), f"  ({shared})" if shared else ""))
+        rows = []
         for case in item.cases:
             # every value of a row in the unit chosen for the published figure (units are linear: one scale)
             scale, unit = display.scale(case.quantity, case.published, case.unit)
@@ -410,11 +408,23 @@ def render_validate(console: Console, report: ValidationReport, display: Display
             def shown(value: float | None) -> str:
                 return fmt(None if value is None else value * scale, digits)
 
-            published = shown(case.published)
             predicted = shown(case.predicted) if case.predicted is not None else case.status
-            rule = shown(case.rule_of_thumb)
-            table.add_row(case.name, case.quantity, predicted, published, unit, _signed_percent(case.error), rule,
-                          _signed_percent(case.rule_of_thumb_error))
+            rows.append((case.name, case.quantity, predicted, shown(case.published), unit,
+                         _signed_percent(case.error), shown(case.rule_of_thumb),
+                         _signed_percent(case.rule_of_thumb_error)))
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        headers = (("case", "left"), ("quantity", "left"), ("predicted", "right"), ("published", "right"),
+                   ("unit", "left"), ("error", "right"), ("6·N·D/(0.4·peak)", "right"), ("its error", "right"))
+        for column, (header, justify) in enumerate(headers):
+            if column == 1 and shared:
+                continue
+            if column < 2:   # IDs fold on a narrow terminal; numbers and units keep their whole width
+                table.add_column(header, justify=justify, overflow="fold")
+            else:
+                width = max([len(row[column]) for row in rows] + [len(header) if column < 6 else 0])
+                table.add_column(header, justify=justify, no_wrap=True, min_width=width)
+        for row in rows:
+            table.add_row(*(row[:1] + row[2:] if shared else row))
         console.print(table)
         mean = "—" if item.mean_abs_error is None else f"{100 * item.mean_abs_error:.1f}%"
         largest = "—" if item.max_abs_error is None else f"{100 * item.max_abs_error:.1f}%"
@@ -425,6 +435,7 @@ def render_validate(console: Console, report: ValidationReport, display: Display
                 console.print(f"{case.name}: missing roots {', '.join(case.missing)}")
             for error in case.errors:
                 console.print(f"{case.name}: {error}")
+
 
 def render_calibration(console: Console, report: CalibrationReport, display: Display, *,
                        written: str | None = None) -> None:
