@@ -2,9 +2,10 @@
 
     python3 examples/studies.py [OUTPUT_FOLDER]        (needs the studies extra: matplotlib, pandas)
 
-1. Cost per token over the H100 price (20–40 kUSD) and the MFU (0.30–0.42) the run achieves. MFU is an
+1. Cost per token over the H100 price (20–40 kUSD) and the MFU (0.30–0.40) the run achieves. MFU is an
    output of the model, so each point is an inverse solve: the target training.mfu is held by freeing
-   the calibrated idle share training.stall_fraction (runs.llama3_405b_h100_calibrated), warm-started
+   the idle share training.stall_fraction of the first-order step (runs.llama3_405b_h100_first_order,
+   MFU 0.40 with no idle time), warm-started
    along the sweep. Writes llama_price_mfu.png (a heat map) and llama_price_mfu.csv.
 2. The trade-off between total cost and wallclock of problems/cheapest_gpus_under_power_and_deadline.toml:
    minimize cost with the wallclock at most ε, from the fastest run the 20 MW envelope allows to the
@@ -12,8 +13,8 @@
 
 The same from the command line:
 
-    gpu-stack sweep econ.cost.per_token --preset runs.llama3_405b_h100_calibrated \\
-        --vary 'econ.capex.gpu_price=20 kUSD:40 kUSD:5' --vary training.mfu=0.30:0.42:5 \\
+    gpu-stack sweep econ.cost.per_token --preset runs.llama3_405b_h100_first_order \\
+        --vary 'econ.capex.gpu_price=20 kUSD:40 kUSD:5' --vary training.mfu=0.30:0.40:5 \\
         --target training.mfu=0.4 --free training.stall_fraction=0:0.5 --plot llama_price_mfu.png
     gpu-stack pareto cheapest_gpus_under_power_and_deadline \\
         --objectives econ.run.total_cost,training.wallclock --points 8 --plot llama_cost_time_front.svg
@@ -38,10 +39,10 @@ def main(folder: Path) -> None:
     registry = load_registry()
 
     # 1. price × MFU: an inverse problem (hold the MFU by moving the idle share) re-solved at 25 points
-    question = compose(registry, ["runs.llama3_405b_h100_calibrated"])
+    question = compose(registry, ["runs.llama3_405b_h100_first_order"])
     problem = inline_problem(registry, question.scenarios, (), question.select, ["training.mfu=0.4"],
                              ["training.stall_fraction=0:0.5"])
-    vary = ["econ.capex.gpu_price=20 kUSD:40 kUSD:5", "training.mfu=0.30:0.42:5"]
+    vary = ["econ.capex.gpu_price=20 kUSD:40 kUSD:5", "training.mfu=0.30:0.40:5"]
     report = sweep_problem(registry, problem, design_points([parse_axis(registry, text) for text in vary]),
                            ["econ.cost.per_token"])
     frame = to_frame(report)    # what Model.sweep returns
