@@ -90,3 +90,49 @@ def test_multi_token_prediction_adds_a_block_and_a_head_pass(resolve_data):
     layer = (without / n_microbatches - head) * 16 / 61
     assert with_mtp - without == pytest.approx(n_microbatches * (layer / 16 + head), rel=1e-6)
     assert twice - without == pytest.approx(2 * (with_mtp - without), rel=1e-6)
+
+
+def test_layout_fits_in_hbm(cli):
+    """Acceptance (issue 10): the published layout fits in the H800's 80 GB once the pack's memory follows the
+    report: ZeRO-1 (§3.2), BF16 moments (§3.3.3), DualPipe's 2× parameters and PP + 1 micro-batches (Table 2),
+    RMSNorm and MLA up-projection recomputation (§3.2.3) and FP8-cached Linear inputs (§3.3.3)."""
+    result = cli("resolve", "mem.ineq.fits_in_hbm", "--preset", "runs.deepseek_v3_h800", "--constraints",
+                 "--fail-on-violation")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "violated" not in result.stdout
+
+
+def test_model_states_follow_zero1_with_expert_parallel_shards(cli):
+    """Weights (BF16) and FP32 gradients twice over under DualPipe; the 8 bytes of optimizer state (FP32 master,
+    two BF16 moments) of the stage's 671B/16 parameters spread over its 128 GPUs, experts included: a routed
+    expert's states are split over its dp/ep = 2 expert-data-parallel GPUs, not 128."""
+    per_gpu = _value(cli, "par.params_per_gpu", "runs.deepseek_v3_h800")
+    total = _value(cli, "arch.params_total_dense", "runs.deepseek_v3_h800")
+    shard = _value(cli, "par.dp.shard_params_per_gpu", "runs.deepseek_v3_h800")
+    assert shard == pytest.approx(total / (16 * 128))
+    states = _value(cli, "mem.model_states_per_gpu", "runs.deepseek_v3_h800")  # GB
+    assert states * 1e9 == pytest.approx(2 * per_gpu * (2 + 4) + shard * (4 + 2 + 2), rel=1e-9)
+
+
+def test_activations_per_token_follow_the_report(cli):
+    """Bytes one layer keeps per token, counted by hand from §3.2.3 and §3.3.3 (FP8 = 1 + 4/128 bytes with the
+    1×128 tile scale, E5M6 = 1.5 + 4/128): MLA latents 2,112 × 2 + attention output 16,384 in E5M6 + 128 fp32
+    log-sum-exps; two norm inputs 2 × 7,168 × 2; per MoE layer 8 dispatched FP8 inputs of 7,168, FP8 SwiGLU inputs
+    2 × (8 + 1) × 2,048 and 256 fp32 affinities, per dense layer (3 of 61) 16-bit SwiGLU inputs 2 × 18,432 and
+    the FP8 down-projection input."""
+    fp8, e5m6 = 1 + 4 / 128, 1.5 + 4 / 128
+    attention = 2112 * 2 + 128 * 128 * e5m6 + 128 * 4
+    norms = 2 * 7168 * 2
+    moe = 8 * 7168 * fp8 + 2 * (8 * 2048 + 2048) * fp8 + 256 * 4
+    dense = 18432 * (2 * 2 + fp8)
+    per_token = attention + norms + (58 * moe + 3 * dense) / 61
+    per_layer = _value(cli, "arch.activation_memory_per_layer", "runs.deepseek_v3_h800")
+    assert per_layer == pytest.approx(4096 * per_token, rel=1e-9)
+    assert _value(cli, "mem.pp.microbatches_in_flight", "runs.deepseek_v3_h800") == 17
+
+
+def test_dense_runs_keep_one_parameter_copy(cli):
+    """The DualPipe memory terms stay off elsewhere: Llama 3.1 405B's model states are ZeRO-2's, unchanged."""
+    assert _value(cli, "par.pp.parameter_copies", "runs.llama3_405b_h100") == 1
+    per_gpu = _value(cli, "par.params_per_gpu", "runs.llama3_405b_h100")
+    assert _value(cli, "par.dp.shard_params_per_gpu", "runs.llama3_405b_h100") == pytest.approx(per_gpu / 128)
