@@ -79,6 +79,33 @@ def test_observations_are_the_probe_data(registry):
                 assert value == timed[row["assign"]["kernel.probe.m"]]
 
 
+def test_deepgemm_observations_are_the_readme_table():
+    """Every DeepGEMM row is a line of the README's Performance tables (copied at commit a6d97a1): its
+    groups, M per group (the probe's m is their product), N, K and TFLOPS; the decode rows (M 64 and 128)
+    are the ones left out."""
+    table: dict[tuple[str, int, int, int, int], float] = {}
+    layout = "normal"
+    text = (REPO / "observations" / "measurements" / "deepgemm-a6d97a1-performance.md").read_text()
+    for line in text.splitlines():
+        if line.startswith("### "):
+            layout = "contiguous" if "contiguous" in line else "masked" if "masked" in line else "normal"
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or not cells[-3].endswith("TFLOPS"):
+            continue
+        numbers = [int(c) for c in cells[:-3]]
+        groups, m, n, k = numbers if len(numbers) == 4 else [1, *numbers]
+        table[(layout, groups, m, n, k)] = float(cells[-3].split()[0])
+    rows = _pack(REPO / "observations" / "h800_fp8_deepgemm.toml")["observation"]
+    for row in rows:
+        layout, shape, n, k = row["name"].split("_")
+        groups, m = (1, int(shape[1:])) if layout == "normal" else map(int, shape.split("x"))
+        assert row["assign"]["kernel.probe.m"] == groups * m
+        assert (row["assign"]["kernel.probe.n"], row["assign"]["kernel.probe.k"]) == (int(n[1:]), int(k[1:]))
+        assert float(row["observed"].split()[0]) == table[(layout, groups, m, int(n[1:]), int(k[1:]))], row["name"]
+    left_out = {key for key in table if key[0] == "normal" and key[2] in (64, 128)}
+    assert len(rows) == len(table) - len(left_out) == 16
+
+
 def test_fit_is_the_probe_model_by_hand(h100_fit):
     """At the fitted values: 4096³ at 1980 MHz = pf × 512/528 (wave) × 4096/(4096 + k_half) × peak;
     512³ is launch-bound: 2·512³ / launch time."""
