@@ -174,7 +174,7 @@ def test_llama_first_order_step_by_hand(cli):
     interleaved bubble (the collective times themselves are checked in test_registry_link_col.py).
 
     t_compute = 6 × 405e9 × 16,777,216 / (16,384 × 132 × 4096 FLOP × 1.38 GHz) = 3.33498 s;
-    interleaved bubble (16 − 1)/2 / (16 + 7.5) = 0.31915, no stall;
+    interleaved bubble with V = 8 chunks (dubey2024 §3.3.2): (16 − 1)/8 / (16 + 1.875) = 0.10490, no stall;
     tensor-parallel collectives on the critical path; pipeline sends exposed at warm-up and cool-down,
     2·(16 − 1) sends; the data-parallel reduction bucketed behind the last micro-batch's backward pass,
     max(T/L, T − (L − 1)·t_b) with L = 126/16 layers per stage and t_b = t_compute·(2/3)/(16·L), entering
@@ -184,7 +184,7 @@ def test_llama_first_order_step_by_hand(cli):
     tp, dp, p2p = (resolve(cli, ident, "--preset", FIRST_ORDER)
                    for ident in ("par.tp.comm_time", "par.dp.comm_time", "col.p2p.time"))
     t_compute = 6 * 405e9 * 16_777_216 / (16_384 * 132 * 4096 * 1.38e9)
-    bubble = 7.5 / 23.5
+    bubble = 1.875 / 17.875
     layers = 126 / 16
     backward_per_layer = t_compute * (2 / 3) / (16 * layers)
     dp_exposed = max(dp / layers, dp - (layers - 1) * backward_per_layer)
