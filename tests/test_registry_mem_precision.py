@@ -294,7 +294,8 @@ def test_cited_layouts_fit_and_one_gpu_does_not(cli):
 
 @pytest.mark.parametrize("run", ["korthikanti2022_22b_selective", "korthikanti2022_175b_full",
                                  "korthikanti2022_530b_selective", "korthikanti2022_1t_full",
-                                 "narayanan2021_1_7b", "narayanan2021_1t", "llama2_70b_a100"])
+                                 "narayanan2021_1_7b", "narayanan2021_145_6b", "narayanan2021_1t",
+                                 "llama2_70b_a100"])
 def test_the_validation_runs_fit_in_hbm(run, resolve_data):
     """The layouts the Megatron-LM papers and Llama 2 ran fit their GPUs under the memory model."""
     data = resolve_data("mem.ineq.fits_in_hbm", presets=(f"runs.{run}",), flags=("--constraints",))
@@ -392,3 +393,15 @@ def test_hardware_packs_memory_blocks(resolve_json):
             continue
         check(mismatches, f"{preset} {target}", data["value"], expected, 1e-6)
     assert not mismatches, mismatches
+
+
+def test_megatron_fp16_optimizer_step(resolve_data):
+    """Megatron-LM's FP16 step (megatron/optimizer/optimizer.py at the SC21 scripts' commit) around the fused Adam
+    update, with the 16-bit gradient buffer: copy to fp32 main gradients (2 + 4), unscale and check (4 + 4), the
+    clipping norm (4), re-read the master weights for the copy into the 16-bit weights (4), zero the buffer (2):
+    24 bytes on top of the update's 28, over every parameter the GPU holds (no distributed optimizer)."""
+    def value(target: str) -> float:
+        return resolve_data(target, presets=("runs.korthikanti2022_22b_selective",))["value"]
+    assert value("precision.optimizer.side_pass_bytes_per_param") == pytest.approx(24)
+    expected = value("par.params_per_gpu") * (28 + 24) / (value("mem.hbm.bw_achieved") * 1e12)  # TB/s → B/s
+    assert value("precision.optimizer.update_time") == pytest.approx(expected, rel=1e-9)
