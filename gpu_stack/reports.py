@@ -191,6 +191,10 @@ class StatsReport(_Report):
     """Citations of a place not recorded in the key's `locations` (`verify` warns: unchecked-place)."""
     checked_place_share: float
     """citations_checked_places / (citations_checked_places + citations_unchecked_places); 1 with no places."""
+    equation_citations: int
+    """`refs` entries of equations alone."""
+    equation_citations_checked_places: int
+    """Equation citations of a place recorded in the key's `locations`; the rest cite a whole source or an unchecked place."""
     roots_by_boundary: dict[str, int]
     """Roots per boundary: scenario, primitive, debt."""
 

@@ -18,6 +18,9 @@ def test_unchecked_places_are_warned_and_counted(registry, cli):
     assert stats["citations_whole_source"] == len(cited) - len(places)
     assert stats["citations_unchecked_places"] == len(unchecked) == len(warned)
     assert stats["checked_place_share"] == (len(places) - len(unchecked)) / len(places)
+    equation = [c for c in cited if c.kind == "equation"]
+    assert stats["equation_citations"] == len(equation)
+    assert stats["equation_citations_checked_places"] == sum(c.place is not None and c.checked for c in equation)
     assert all(any(u in message for message in warned) for u in unchecked)
     assert not any("korthikanti2022:Table 2" in message for message in warned)
     assert any(c.key == "korthikanti2022" and c.place == "Table 2" and c.checked for c in cited)

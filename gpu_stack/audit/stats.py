@@ -38,5 +38,7 @@ def registry_stats(registry: Registry) -> StatsReport:
         citations_checked_places=checked,
         citations_unchecked_places=len(places) - checked,
         checked_place_share=checked / len(places) if places else 1.0,
+        equation_citations=sum(c.kind == "equation" for c in cited),
+        equation_citations_checked_places=sum(c.kind == "equation" and c.place is not None and c.checked for c in cited),
         roots_by_boundary=dict(sorted(Counter(boundary_of(registry, r) for r in root_ids).items())),
     )

@@ -161,6 +161,9 @@ def render_stats(console: Console, report: StatsReport) -> None:
         ("citations of checked places", report.citations_checked_places, f"{report.checked_place_share:.0%} of places, "
          f"{report.citations_checked_places / max(report.citations, 1):.0%} of citations"),
         ("citations of unchecked places", report.citations_unchecked_places, "verify: unchecked-place"),
+        ("equation citations", report.equation_citations,
+         f"{report.equation_citations_checked_places} of checked places "
+         f"({report.equation_citations_checked_places / max(report.equation_citations, 1):.0%})"),
     ]
     for what, count, share in rows:
         table.add_row(what, str(count), share)
