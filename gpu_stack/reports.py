@@ -71,6 +71,8 @@ class ConstraintItem(_Report):
     """Left side, in SI base units (pint root units: also USD, FLOP, token, bit); null when unresolved."""
     rhs: float | None = None
     """Right side, in the same units as `lhs`."""
+    unit: str = ""
+    """A declared unit to show both sides in: that of the first variable of the left side with the side's dimension; empty when none."""
 
 
 class ResolveReport(_Report):

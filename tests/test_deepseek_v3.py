@@ -1,5 +1,7 @@
 """DeepSeek-V3 on 2,048 H800s end to end: MoE and MLA shapes, expert parallelism, and the run pack through the CLI."""
 
+import re
+
 import pytest
 
 
@@ -136,3 +138,15 @@ def test_dense_runs_keep_one_parameter_copy(cli):
     assert _value(cli, "par.pp.parameter_copies", "runs.llama3_405b_h100") == 1
     per_gpu = _value(cli, "par.params_per_gpu", "runs.llama3_405b_h100")
     assert _value(cli, "par.dp.shard_params_per_gpu", "runs.llama3_405b_h100") == pytest.approx(per_gpu / 128)
+
+
+def test_memory_check_reads_in_gigabytes(cli):
+    """The constraint table shows both sides in the left side's declared unit (GB), not in SI base bits;
+    the JSON keeps SI base units and names the unit."""
+    table = cli("resolve", "mem.ineq.fits_in_hbm", "--preset", "runs.deepseek_v3_h800", "--constraints").stdout
+    required = _value(cli, "mem.required_per_gpu", "runs.deepseek_v3_h800")
+    assert re.search(rf"\bok\s+{required:.2f}\s+85\.02\s+GB\b", table), table
+    data = cli("resolve", "mem.ineq.fits_in_hbm", "--preset", "runs.deepseek_v3_h800", "--constraints", "--json").json()
+    check = next(c for c in data["constraints"] if c["id"] == "mem.ineq.fits_in_hbm")
+    assert check["unit"] == "GB" and check["lhs"] == pytest.approx(_value(cli, "mem.required_per_gpu",
+                                                                          "runs.deepseek_v3_h800") * 8e9)

@@ -45,7 +45,8 @@ def resolve_report(registry: Registry, target: str, question: Question, *,
         missing=sorted(resolution.missing) if status != "ok" else [],
         errors=sorted(set(resolution.errors.values())),
         loops=resolution.loops,
-        constraints=[ConstraintItem(id=c.id, expr=c.expr, kind=c.kind, status=c.status, lhs=c.lhs, rhs=c.rhs)
+        constraints=[ConstraintItem(id=c.id, expr=c.expr, kind=c.kind, status=c.status, lhs=c.lhs, rhs=c.rhs,
+                                    unit=c.unit)
                      for c in checks if constraints or c.id == target or c.status == "violated"],
         presets=question.preset_names,
         selection=question.select,

@@ -40,6 +40,7 @@ class ConstraintCheck:
     lhs: float | None = None
     rhs: float | None = None
     kind: str = "constraint"     # constraint | validity
+    unit: str = ""               # a declared unit to show lhs and rhs in ("" = SI base units)
 
 
 @dataclass
@@ -212,7 +213,28 @@ def _check(registry: Registry, ident: str, text: str, condition, value_of, resul
     lhs = evaluate(condition.left, value_of, FLOAT_OPS, registry.units)
     rhs = evaluate(condition.right, value_of, FLOAT_OPS, registry.units)
     holds = evaluate(condition, value_of, FLOAT_OPS, registry.units)
-    return ConstraintCheck(ident, text, "ok" if holds else "violated", float(lhs), float(rhs), kind)
+    return ConstraintCheck(ident, text, "ok" if holds else "violated", float(lhs), float(rhs), kind,
+                           _display_unit(registry, condition.left))
+
+
+def _display_unit(registry: Registry, side) -> str:
+    """The declared unit of the first variable of `side` whose dimension is the side's own ("" when none):
+    the unit a reader expects the two sides in (GB for a memory check, not bits)."""
+    from gpu_stack.model.expressions import dimension, variables
+
+    def dims_of(ident: str):
+        entry = registry.variables.get(ident) or registry.constants.get(ident)
+        return registry.units.dimensionality(entry.unit)
+
+    try:
+        side_dims = dimension(side, dims_of, registry.units)
+    except Exception:  # a side the unit check already accepted; any failure here only costs the nicer unit
+        return ""
+    for ident in variables(side):
+        entry = registry.variables.get(ident)
+        if entry is not None and registry.units.dimensionality(entry.unit) == side_dims:
+            return entry.unit
+    return ""
 
 
 def check_constraints(registry: Registry, result: Resolution) -> list[ConstraintCheck]:

@@ -113,10 +113,20 @@ def render_resolve(console: Console, report: ResolveReport, display: Display, *,
     for error in report.errors:
         console.print(f"error: {error}", style="red")
     if report.constraints:
-        rows = [([check.id, check.kind, status_text(check.status), fmt(check.lhs), fmt(check.rhs)],
+        rows = [([check.id, check.kind, status_text(check.status), *_constraint_sides(display, check)],
                  Text(check.expr, style="dim")) for check in report.constraints]
         _print_detail_table(console, [("check", "left"), ("kind", "left"), ("status", "left"), ("lhs", "right"),
-                                      ("rhs", "right")], "expression", rows)
+                                      ("rhs", "right"), ("unit", "left")], "expression", rows)
+
+
+def _constraint_sides(display: Display, check) -> list[str]:
+    """lhs, rhs and their unit: in the check's declared unit (scaled for reading), else in SI base units."""
+    if check.lhs is None or check.rhs is None or not check.unit:
+        return [fmt(check.lhs), fmt(check.rhs), ""]
+    factor = display.registry.units.factor(check.unit)
+    lhs, rhs = check.lhs / factor, check.rhs / factor
+    scale, label = display.scale(None, max(abs(lhs), abs(rhs)) or 1.0, check.unit)
+    return [fmt(lhs * scale, 4), fmt(rhs * scale, 4), label]
 
 
 def render_scenario(console: Console, report: ScenarioReport, display: Display) -> None:
