@@ -422,22 +422,21 @@ def render_validate(console: Console, report: ValidationReport, display: Display
                 return fmt(None if value is None else value * scale, digits)
 
             predicted = shown(case.predicted) if case.predicted is not None else case.status
-            rows.append((case.name, case.quantity, predicted, shown(case.published), unit,
-                         _signed_percent(case.error), shown(case.rule_of_thumb),
-                         _signed_percent(case.rule_of_thumb_error)))
+            # several quantities in one file: each case's quantity goes under its name, not in a column of its own
+            name = case.name if shared else Text.assemble(case.name, "\n  ", (case.quantity, "dim"))
+            rows.append((name, predicted, shown(case.published), unit, _signed_percent(case.error),
+                         shown(case.rule_of_thumb), _signed_percent(case.rule_of_thumb_error)))
         table = Table(box=None, header_style="bold", pad_edge=False)
-        headers = (("case", "left"), ("quantity", "left"), ("predicted", "right"), ("published", "right"),
+        headers = (("case" if shared else "case / quantity", "left"), ("predicted", "right"), ("published", "right"),
                    ("unit", "left"), ("error", "right"), ("6·N·D/(0.4·peak)", "right"), ("its error", "right"))
         for column, (header, justify) in enumerate(headers):
-            if column == 1 and shared:
-                continue
-            if column < 2:   # IDs fold on a narrow terminal; numbers and units keep their whole width
+            if column == 0:   # IDs fold on a narrow terminal; numbers and units keep their whole width
                 table.add_column(header, justify=justify, overflow="fold")
             else:
-                width = max([len(row[column]) for row in rows] + [len(header) if column < 6 else 0])
+                width = max([len(row[column]) for row in rows] + [len(header) if column < 5 else 0])
                 table.add_column(header, justify=justify, no_wrap=True, min_width=width)
         for row in rows:
-            table.add_row(*(row[:1] + row[2:] if shared else row))
+            table.add_row(*row)
         console.print(table)
         mean = "—" if item.mean_abs_error is None else f"{100 * item.mean_abs_error:.1f}%"
         largest = "—" if item.max_abs_error is None else f"{100 * item.max_abs_error:.1f}%"
@@ -467,15 +466,23 @@ def render_calibration(console: Console, report: CalibrationReport, display: Dis
         table.add_row(p.id + (" (at bound)" if p.at_bound else ""), before, value, interval, unit)
     console.print(table)
     console.print()
-    rows = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("observation", "role", "observed", "before", "error", "after", "error", "unit"):
-        rows.add_column(name, justify="left" if name in ("observation", "role", "unit") else "right", no_wrap=True)
+    cells = []
     for row in report.rows:
         observed, unit = display.quantity(row.quantity, row.observed, row.unit)
         before = display.quantity(row.quantity, row.before, row.unit)[0]
         after = display.quantity(row.quantity, row.after, row.unit)[0]
-        rows.add_row(row.name, row.role, observed, before, _percent(row.error_before), after,
-                     _percent(row.error_after), unit)
+        cells.append((row.name, row.role, observed, before, _percent(row.error_before), after,
+                      _percent(row.error_after), unit))
+    rows = Table(box=None, header_style="bold", pad_edge=False)
+    for column, name in enumerate(("observation", "role", "observed", "before", "error", "after", "error", "unit")):
+        if column == 0:   # names fold on a narrow terminal; numbers and units keep their whole width
+            rows.add_column(name, overflow="fold")
+        else:
+            width = max([len(cell[column]) for cell in cells] + [len(name)])
+            rows.add_column(name, justify="left" if name in ("role", "unit") else "right", no_wrap=True,
+                            min_width=width)
+    for cell in cells:
+        rows.add_row(*cell)
     console.print(rows)
     for role, rms in (("fit", report.rms_error_fit), ("holdout", report.rms_error_holdout)):
         if rms["after"] is not None:
