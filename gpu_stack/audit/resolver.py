@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from gpu_stack.model.expressions import FLOAT_OPS, evaluate
+from gpu_stack.errors import UnitError
+from gpu_stack.model.expressions import FLOAT_OPS, dimension, evaluate, variables
 from gpu_stack.audit.graph import ordered_components, upstream, variable_graph
 from gpu_stack.model.registry import Registry
 from gpu_stack.core import Assignment
@@ -189,7 +190,6 @@ def resolve(registry: Registry, targets: Iterable[str], assignments: Mapping[str
 
 
 def _constants_of(registry: Registry, equation) -> list[str]:
-    from gpu_stack.model.expressions import variables
     return [v for v in variables(equation.rhs) if v in registry.constants]
 
 
@@ -203,7 +203,6 @@ def _math_message(exc: Exception) -> str:
 
 def _check(registry: Registry, ident: str, text: str, condition, value_of, result: Resolution,
            kind: str) -> ConstraintCheck:
-    from gpu_stack.model.expressions import variables
     needed = [v for v in variables(condition) if v in registry.variables]
     if any(v not in result.values for v in needed):
         return ConstraintCheck(ident, text, "unresolved", kind=kind)
@@ -220,15 +219,13 @@ def _check(registry: Registry, ident: str, text: str, condition, value_of, resul
 def _display_unit(registry: Registry, side) -> str:
     """The declared unit of the first variable of `side` whose dimension is the side's own ("" when none):
     the unit a reader expects the two sides in (GB for a memory check, not bits)."""
-    from gpu_stack.model.expressions import dimension, variables
-
     def dims_of(ident: str):
         entry = registry.variables.get(ident) or registry.constants.get(ident)
         return registry.units.dimensionality(entry.unit)
 
     try:
         side_dims = dimension(side, dims_of, registry.units)
-    except Exception:  # a side the unit check already accepted; any failure here only costs the nicer unit
+    except UnitError:  # a side the registry's unit check accepted should not get here; it only costs the nicer unit
         return ""
     for ident in variables(side):
         entry = registry.variables.get(ident)
